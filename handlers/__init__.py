@@ -1,0 +1,1 @@
+"""Server side of VoxServe: the audio pipeline and its TorchServe handlers."""

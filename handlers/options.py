@@ -1,0 +1,60 @@
+"""Request options, named as in OpenAI's transcription API, and their validation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from whisper.tokenizer import LANGUAGES, TO_LANGUAGE_CODE
+
+from handlers.errors import InvalidOptionError
+
+TASKS = ("transcribe", "translate")
+RESPONSE_FORMATS = ("json", "verbose_json", "text", "srt", "vtt")
+OPTION_NAMES = ("language", "task", "response_format")
+# Raw-body uploads carry options in headers named like this one.
+HEADER_PREFIX = "x-voxserve-"
+
+
+@dataclass(frozen=True)
+class TranscriptionOptions:
+    language: str | None = None
+    task: str = "transcribe"
+    response_format: str = "json"
+
+
+def _choice(name: str, value: str, valid: tuple[str, ...]) -> str:
+    if value not in valid:
+        raise InvalidOptionError(f"invalid {name} {value!r}; valid values: {', '.join(valid)}")
+    return value
+
+
+def normalise_language(value: str, allowed: Mapping[str, str]) -> str:
+    code = value.strip().lower()
+    code = TO_LANGUAGE_CODE.get(code, code)
+    if code not in allowed:
+        listing = ", ".join(sorted(allowed))
+        raise InvalidOptionError(
+            f"invalid language {value!r}; valid values: {listing} (or omit it to detect)"
+        )
+    return code
+
+
+def parse_options(
+    raw: Mapping[str, str], *, languages: Mapping[str, str] = LANGUAGES, multilingual: bool = True
+) -> TranscriptionOptions:
+    """Validate option strings; ``languages`` is what the served model knows."""
+    language = raw.get("language") or None
+    task = _choice("task", (raw.get("task") or "transcribe").strip().lower(), TASKS)
+    fmt = _choice(
+        "response_format",
+        (raw.get("response_format") or "json").strip().lower(),
+        RESPONSE_FORMATS,
+    )
+    if language is not None:
+        language = normalise_language(language, languages)
+    if task == "translate" and not multilingual:
+        raise InvalidOptionError(
+            "invalid task 'translate': this model is English-only; valid values: transcribe"
+        )
+    return TranscriptionOptions(language=language, task=task, response_format=fmt)

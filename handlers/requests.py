@@ -1,0 +1,70 @@
+"""Pull the audio bytes and option strings out of one TorchServe request row.
+
+A multipart upload arrives as ``{"file": bytes, "language": "de", ...}`` (or ``data``
+instead of ``file``); a raw upload as ``{"body": bytes}`` with options in request
+headers ``X-VoxServe-<Option>``. TorchServe decodes text parts to ``str`` and JSON parts
+to objects, so every value is normalised here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from handlers.errors import EmptyAudioError, InvalidAudioError, InvalidOptionError
+from handlers.options import HEADER_PREFIX, OPTION_NAMES
+
+AUDIO_FIELDS = ("file", "data", "body")
+
+
+@dataclass(frozen=True)
+class UploadedAudio:
+    audio: bytes
+    options: dict[str, str]
+
+
+def _as_text(name: str, value: object) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise InvalidOptionError(f"option {name!r} is not UTF-8 text") from exc
+    if isinstance(value, str):
+        return value.strip()
+    raise InvalidOptionError(f"option {name!r} must be a plain string")
+
+
+def _as_audio(field: str, value: object) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):  # uploaded with a text/* content type
+        return value.encode("utf-8")
+    raise InvalidAudioError(
+        f"field {field!r} holds JSON, not audio; upload the file as multipart field 'file' "
+        "or as a raw body with Content-Type: application/octet-stream"
+    )
+
+
+def read_upload(row: Mapping[str, object], header: Callable[[str], str | None]) -> UploadedAudio:
+    """Return the upload's audio and its options (form fields win over headers)."""
+    field = next((name for name in AUDIO_FIELDS if row.get(name) is not None), None)
+    if field is None:
+        present = ", ".join(sorted(row)) or "none"
+        raise EmptyAudioError(f"no audio in the request: send field 'file' (fields seen: {present})")
+    audio = _as_audio(field, row[field])
+    if not audio:
+        raise EmptyAudioError("the upload is empty (0 bytes)")
+    options: dict[str, str] = {}
+    for name in OPTION_NAMES:
+        if row.get(name) is not None:
+            options[name] = _as_text(name, row[name])
+        else:
+            value = header(HEADER_PREFIX + name.replace("_", "-"))
+            if value is not None:
+                options[name] = value.strip()
+    unknown = sorted(set(row) - set(AUDIO_FIELDS) - set(OPTION_NAMES))
+    if unknown:
+        raise InvalidOptionError(
+            f"unknown field(s) {', '.join(unknown)}; valid options: {', '.join(OPTION_NAMES)}"
+        )
+    return UploadedAudio(audio=audio, options=options)

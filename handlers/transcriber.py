@@ -1,0 +1,322 @@
+"""Batched Whisper transcription over many requests' windows, free of TorchServe.
+
+Flow for one TorchServe batch: every request's audio is cut into windows; all windows
+are flattened; silent windows are skipped; the rest are encoded in bounded
+micro-batches; requests that did not fix a language vote on one over their windows;
+windows are decoded greedily in micro-batches grouped by (language, task); windows that
+look like hallucinations are decoded again at higher temperatures; segments are
+stitched back per request on its own timeline.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import whisper
+from whisper.tokenizer import LANGUAGES, Tokenizer, get_tokenizer
+
+from handlers.windows import Segment, Window, micro_batches, split_into_windows, stitch
+
+N_SAMPLES = whisper.audio.N_SAMPLES  # 30 s at 16 kHz: Whisper's fixed input length
+TIME_PRECISION = 0.02  # seconds per timestamp token step
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """Thresholds and sizes, read from the model's yaml ``handler`` section."""
+
+    micro_batch_size: int = 8
+    max_window_s: float = 28.0
+    silence_db: float = -60.0
+    no_speech_threshold: float = 0.6
+    logprob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+    temperature_fallback: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> DecodeSettings:
+        known = {f: values[f] for f in cls.__dataclass_fields__ if f in values}
+        if "temperature_fallback" in known:
+            known["temperature_fallback"] = tuple(float(t) for t in known["temperature_fallback"])
+        return cls(**known)
+
+
+@dataclass
+class TranscriptionJob:
+    """One request's audio and options inside a batch."""
+
+    samples: torch.Tensor
+    language: str | None = None
+    task: str = "transcribe"
+
+
+@dataclass
+class TranscriptionOutput:
+    text: str
+    language: str | None
+    language_probability: float | None
+    duration: float
+    segments: list[Segment]
+    windows: int
+
+
+@dataclass
+class BatchStats:
+    requests: int = 0
+    windows: int = 0
+    skipped_silent: int = 0
+    forward_passes: int = 0
+    windows_per_pass: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _WindowWork:
+    job: int
+    window: Window
+    features: torch.Tensor | None = None
+    language: str | None = None
+    segments: list[Segment] = field(default_factory=list)
+    result: whisper.DecodingResult | None = None
+
+
+def _alignment_mask(heads: Sequence[Sequence[int]], layers: int, per_layer: int) -> bytes:
+    mask = torch.zeros(layers, per_layer, dtype=torch.bool)
+    for layer, head in heads:
+        mask[layer, head] = True
+    return base64.b85encode(gzip.compress(mask.numpy().tobytes()))
+
+
+def load_whisper(checkpoint: Path, device: torch.device) -> whisper.Whisper:
+    """Load an openai-whisper checkpoint; fp16 weights on CUDA, fp32 on CPU."""
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    dims = whisper.model.ModelDimensions(**ckpt["dims"])
+    model = whisper.Whisper(dims)
+    model.load_state_dict(ckpt["model_state_dict"])
+    if ckpt.get("alignment_heads"):
+        model.set_alignment_heads(
+            _alignment_mask(ckpt["alignment_heads"], dims.n_text_layer, dims.n_text_head)
+        )
+    model = model.float()
+    if device.type == "cuda":
+        model = model.half()
+        for module in model.modules():  # whisper runs layer norms in fp32
+            if isinstance(module, torch.nn.LayerNorm):
+                module.float()
+    return model.to(device).eval()
+
+
+def _rms_db(samples: torch.Tensor) -> float:
+    power = float(samples.double().pow(2).mean()) if samples.numel() else 0.0
+    return 10 * math.log10(power) if power > 0 else -math.inf
+
+
+class WhisperTranscriber:
+    """Run Whisper over the windows of many requests at once."""
+
+    def __init__(self, model: whisper.Whisper, settings: DecodeSettings) -> None:
+        self.model = model
+        self.settings = settings
+        self.device = next(model.parameters()).device
+        self.fp16 = self.device.type == "cuda"
+        self.multilingual = model.is_multilingual
+        self.tokenizer: Tokenizer = get_tokenizer(
+            self.multilingual, num_languages=model.num_languages
+        )
+
+    @property
+    def languages(self) -> dict[str, str]:
+        return dict(LANGUAGES) if self.multilingual else {"en": LANGUAGES["en"]}
+
+    def transcribe(
+        self, jobs: Sequence[TranscriptionJob], sample_rate: int = whisper.audio.SAMPLE_RATE
+    ) -> tuple[list[TranscriptionOutput], BatchStats]:
+        stats = BatchStats(requests=len(jobs))
+        work: list[_WindowWork] = []
+        window_counts = []
+        for index, job in enumerate(jobs):
+            windows = split_into_windows(
+                job.samples, sample_rate, max_window_s=self.settings.max_window_s
+            )
+            window_counts.append(len(windows))
+            for window in windows:
+                chunk = job.samples[window.start : window.end]
+                if _rms_db(chunk) < self.settings.silence_db:
+                    stats.skipped_silent += 1
+                    continue
+                work.append(_WindowWork(job=index, window=window))
+        stats.windows = sum(window_counts)
+
+        with torch.inference_mode():
+            self._encode(jobs, work)
+            votes = self._choose_languages(jobs, work)
+            self._decode(jobs, work, stats)
+
+        outputs = []
+        for index, job in enumerate(jobs):
+            mine = [w for w in work if w.job == index]
+            segments = stitch(
+                [
+                    (w.window.start / sample_rate, w.window.length / sample_rate, w.segments)
+                    for w in mine
+                ]
+            )
+            language, probability = votes.get(index, (job.language, None))
+            outputs.append(
+                TranscriptionOutput(
+                    text=" ".join(s.text for s in segments).strip(),
+                    language=language,
+                    language_probability=probability,
+                    duration=round(job.samples.shape[-1] / sample_rate, 3),
+                    segments=segments,
+                    windows=window_counts[index],
+                )
+            )
+        for w in work:  # free encoder outputs early; they are large on big models
+            w.features = None
+        return outputs, stats
+
+    def _mel(self, jobs: Sequence[TranscriptionJob], batch: Sequence[_WindowWork]) -> torch.Tensor:
+        mels = []
+        for w in batch:
+            audio = whisper.pad_or_trim(jobs[w.job].samples[w.window.start : w.window.end], N_SAMPLES)
+            mels.append(whisper.log_mel_spectrogram(audio, self.model.dims.n_mels))
+        mel = torch.stack(mels).to(self.device)
+        return mel.half() if self.fp16 else mel
+
+    def _encode(self, jobs: Sequence[TranscriptionJob], work: list[_WindowWork]) -> None:
+        for batch in micro_batches(work, self.settings.micro_batch_size):
+            features = self.model.embed_audio(self._mel(jobs, batch))
+            for w, feat in zip(batch, features, strict=True):
+                w.features = feat
+
+    def _choose_languages(
+        self, jobs: Sequence[TranscriptionJob], work: list[_WindowWork]
+    ) -> dict[int, tuple[str, float]]:
+        """Fix each request's language: the caller's, or a duration-weighted vote."""
+        votes: dict[int, tuple[str, float]] = {}
+        pending = [w for w in work if jobs[w.job].language is None and self.multilingual]
+        for w in work:
+            if jobs[w.job].language is not None:
+                w.language = jobs[w.job].language
+            elif not self.multilingual:
+                w.language = "en"
+        totals: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for batch in micro_batches(pending, self.settings.micro_batch_size):
+            features = torch.stack([w.features for w in batch])  # type: ignore[misc]
+            _, probs = self.model.detect_language(features, self.tokenizer)
+            for w, p in zip(batch, probs, strict=True):
+                weight = w.window.length
+                for lang, value in p.items():
+                    totals[w.job][lang] += value * weight
+        for job, scores in totals.items():
+            total = sum(scores.values())
+            best = max(scores, key=scores.__getitem__)
+            votes[job] = (best, round(scores[best] / total, 4))
+        for w in pending:
+            w.language = votes[w.job][0]
+        for index, job in enumerate(jobs):
+            if index not in votes and not self.multilingual and job.language is None:
+                votes[index] = ("en", 1.0)
+        return votes
+
+    def _decode(
+        self, jobs: Sequence[TranscriptionJob], work: list[_WindowWork], stats: BatchStats
+    ) -> None:
+        groups: dict[tuple[str | None, str], list[_WindowWork]] = defaultdict(list)
+        for w in work:
+            groups[(w.language, jobs[w.job].task)].append(w)
+        for (language, task), members in groups.items():
+            todo = members
+            for temperature in (0.0, *self.settings.temperature_fallback):
+                for batch in micro_batches(todo, self.settings.micro_batch_size):
+                    self._decode_batch(batch, language, task, temperature, stats)
+                todo = [w for w in todo if self._needs_fallback(w.result)]
+                if not todo:
+                    break
+        for w in work:
+            w.segments = self._accepted_segments(w)
+
+    def _decode_batch(
+        self,
+        batch: Sequence[_WindowWork],
+        language: str | None,
+        task: str,
+        temperature: float,
+        stats: BatchStats,
+    ) -> None:
+        options = whisper.DecodingOptions(
+            task=task,
+            language=language,
+            temperature=temperature,
+            without_timestamps=False,
+            fp16=self.fp16,
+        )
+        features = torch.stack([w.features for w in batch])  # type: ignore[misc]
+        results = whisper.decode(self.model, features, options)
+        stats.forward_passes += 1
+        stats.windows_per_pass.append(len(batch))
+        for w, result in zip(batch, results, strict=True):
+            w.result = result
+
+    def _needs_fallback(self, result: whisper.DecodingResult | None) -> bool:
+        if result is None:
+            return False
+        s = self.settings
+        if result.no_speech_prob > s.no_speech_threshold and result.avg_logprob < s.logprob_threshold:
+            return False  # silence: dropped below, no point in sampling
+        return (
+            result.compression_ratio > s.compression_ratio_threshold
+            or result.avg_logprob < s.logprob_threshold
+        )
+
+    def _accepted_segments(self, w: _WindowWork) -> list[Segment]:
+        result = w.result
+        s = self.settings
+        if result is None:
+            return []
+        if result.no_speech_prob > s.no_speech_threshold and result.avg_logprob < s.logprob_threshold:
+            return []
+        if result.compression_ratio > s.compression_ratio_threshold:
+            return []  # a repetition loop even after fallback: not speech
+        return self._segments_from_tokens(result, w.window.length / whisper.audio.SAMPLE_RATE)
+
+    def _segments_from_tokens(self, result: whisper.DecodingResult, length_s: float) -> list[Segment]:
+        begin = self.tokenizer.timestamp_begin
+        eot = self.tokenizer.eot
+        segments: list[Segment] = []
+        start = 0.0
+        text_tokens: list[int] = []
+
+        def close(end: float) -> None:
+            text = self.tokenizer.decode(text_tokens).strip()
+            if text:
+                segments.append(
+                    Segment(
+                        start=start,
+                        end=max(end, start),
+                        text=text,
+                        avg_logprob=round(result.avg_logprob, 4),
+                        no_speech_prob=round(result.no_speech_prob, 4),
+                        compression_ratio=round(result.compression_ratio, 4),
+                    )
+                )
+
+        for token in result.tokens:
+            if token >= begin:
+                stamp = (token - begin) * TIME_PRECISION
+                if text_tokens:
+                    close(stamp)
+                    text_tokens = []
+                start = stamp
+            elif token < eot:
+                text_tokens.append(token)
+        if text_tokens:
+            close(length_s)
+        return segments

@@ -1,0 +1,1 @@
+"""Build-time tools: fetch Whisper weights, convert them, pack TorchServe archives."""

@@ -1,0 +1,1 @@
+"""Start, watch and stop a local TorchServe serving VoxServe's archives."""
