@@ -7,6 +7,7 @@ enforced while decoding, so an over-long upload is rejected without materialisin
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import dataclass
 
 import av
@@ -50,9 +51,9 @@ def _planar_mono(frame: av.AudioFrame) -> np.ndarray:
         data = data.astype(np.float32, copy=False)
     else:
         info = np.iinfo(data.dtype)
-        scale = float(max(abs(info.min), info.max + 1))
-        offset = (info.max + info.min + 1) / 2  # u8 audio is centred on 128
-        data = (data.astype(np.float32) - offset) / scale
+        half_range = (int(info.max) - int(info.min) + 1) / 2
+        offset = half_range if info.min == 0 else 0.0  # unsigned (u8) audio is centred
+        data = (data.astype(np.float32) - offset) / half_range
     return data.mean(axis=0) if channels > 1 else data[0]
 
 
@@ -66,6 +67,7 @@ def decode_audio(
     """
     if not data:
         raise EmptyAudioError("the upload is empty (0 bytes)")
+    _check_riff_size(data)
     try:
         container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
@@ -125,6 +127,39 @@ def decode_audio(
         container=container_name,
         codec=codec,
     )
+
+
+def _check_riff_size(data: bytes | bytearray) -> None:
+    """A WAV's data chunk states its size: fewer bytes than that means a cut-off upload.
+
+    FFmpeg silently decodes what is there, so the check is made on the header itself.
+    Streaming writers put 0 or 0xFFFFFFFF there ("unknown"), which is accepted.
+    """
+    if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX") or data[8:12] != b"WAVE":
+        return
+    order = "<" if data[:4] == b"RIFF" else ">"
+    position = 12
+    byte_rate = 0
+    while position + 8 <= len(data):
+        chunk_id = bytes(data[position : position + 4])
+        (size,) = struct.unpack(order + "I", data[position + 4 : position + 8])
+        body = position + 8
+        if chunk_id == b"fmt " and body + 12 <= len(data):
+            (byte_rate,) = struct.unpack(order + "I", data[body + 8 : body + 12])
+        if chunk_id == b"data":
+            if size in (0, 0xFFFFFFFF) or byte_rate == 0:
+                return
+            present = len(data) - body
+            if present < size * (1 - _TRUNCATION_TOLERANCE_RATIO) - _TRUNCATION_TOLERANCE_S * byte_rate:
+                raise InvalidAudioError(
+                    f"the file is truncated: its header declares {size / byte_rate:.2f} s "
+                    f"but it holds {max(present, 0) / byte_rate:.2f} s"
+                )
+            return
+        position = body + size + (size & 1)
+    (riff_size,) = struct.unpack(order + "I", data[4:8])
+    if riff_size + 8 > len(data):
+        raise InvalidAudioError("the file is truncated: it ends before its audio data")
 
 
 def _declared_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:

@@ -8,14 +8,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from modelbuild.archive import PROJECT, build_archive
-from modelbuild.sources import WeightsUnavailableError, resolve_checkpoint
-
-CACHE = Path(os.environ.get("VOXSERVE_CACHE", Path.home() / ".cache" / "voxserve"))
+from modelbuild.sources import WeightsUnavailableError, cached_checkpoint_path, resolve_checkpoint
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     arc.add_argument("--export-path", type=Path, default=PROJECT / "model_store")
     args = parser.parse_args(argv)
 
-    out = getattr(args, "out", None) or CACHE / "checkpoints" / f"{args.model}.pt"
+    out = getattr(args, "out", None) or cached_checkpoint_path(args.model)
     try:
         checkpoint = resolve_checkpoint(args.model, out, source=args.source, local=args.checkpoint)
     except WeightsUnavailableError as exc:

