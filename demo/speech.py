@@ -63,7 +63,7 @@ ESPEAK_VOICES = {"en": "en-us", "de": "de", "es": "es", "fr": "fr"}
 # Human speech: CMU ARCTIC (see the notice kept in the sdist) inside pysptk's sdist.
 ARCTIC_SDIST = ("pysptk", "1.0.1", "78b1c9338bf795a41cdc3ff03fcd4699c401c323f54630bb71a19710078d0b3f")
 ARCTIC_MEMBER = "pysptk/example_audio_data/arctic_a0007.wav"
-ARCTIC_TEXT = "Author of the danger trail, Philip Steels, etc."
+ARCTIC_TEXT = "And you always want to see it in the superlative degree."
 
 # Container name -> ffmpeg output arguments.
 CONTAINERS: dict[str, list[str]] = {

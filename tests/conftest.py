@@ -81,3 +81,17 @@ def arctic() -> Clip:
     path = CACHE / "speech" / f"arctic_a0007-{speech.ARCTIC_SDIST[2][:12]}.wav"
     path.parent.mkdir(parents=True, exist_ok=True)
     return Clip(speech.arctic_clip(path), speech.ARCTIC_TEXT)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """WER after Whisper's English normaliser (numbers, spelling, punctuation)."""
+    from jiwer import wer
+    from whisper.normalizers import EnglishTextNormalizer
+
+    normalise = EnglishTextNormalizer()
+    return float(wer(normalise(reference), normalise(hypothesis)))

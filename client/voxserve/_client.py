@@ -40,7 +40,14 @@ from ._config import (
     Retry,
     Timeout,
 )
-from ._errors import APIError, ErrorContext, TransportError, VoxServeError, error_from_response
+from ._errors import (
+    APIError,
+    ErrorContext,
+    TransportError,
+    VoxServeError,
+    error_from_response,
+    is_auth_rejection,
+)
 from ._models import Health, TranscriptionResult
 from ._retry import RetryState
 from ._submit import Job, SyncJob
@@ -67,12 +74,21 @@ _MODELS_PAGE_SIZE: Final = 100
 _HEALTHY: Final = "Healthy"
 _READY: Final = "READY"
 _USER_AGENT: Final = f"voxserve-python/{__version__}"
-_STATUS_UNAUTHORIZED: Final = 401
 _TIMEOUT_PHASES: Final[Mapping[type[httpx.TimeoutException], str]] = {
     httpx.ConnectTimeout: "connect",
     httpx.ReadTimeout: "read",
     httpx.WriteTimeout: "write",
     httpx.PoolTimeout: "pool",
+}
+_TIMEOUT_MESSAGES: Final[Mapping[str, str]] = {
+    "connect": "could not connect to {server}{within} (connect timeout). "
+    "Is the server up and reachable?",
+    "read": "{server} did not answer{within} (read timeout) for {subject}. "
+    "Long audio takes long to transcribe: raise Timeout(read=...).",
+    "write": "sending to {server} stalled{within} (write timeout). "
+    "The network is too slow for this upload: raise Timeout(write=...).",
+    "pool": "no free connection to {server}{within} (pool timeout). "
+    "Too many requests at once: lower max_concurrency or raise Limits(max_connections=...).",
 }
 
 
@@ -336,7 +352,7 @@ class BaseClient:
                 if outcome.is_success:
                     return outcome
                 if (
-                    outcome.status_code == _STATUS_UNAUTHORIZED
+                    is_auth_rejection(outcome.status_code, outcome.content)
                     and replayable
                     and not key_refreshed
                     and self._credentials.refresh(call.api, key)
@@ -383,18 +399,12 @@ class BaseClient:
         if isinstance(exc, httpx.TimeoutException):
             phase = _TIMEOUT_PHASES.get(type(exc), "read")
             limit = getattr(self.timeout, phase)
-            within = f" within {limit:g} s" if limit is not None else ""
-            advice = {
-                "connect": "Is the server up and reachable?",
-                "read": "Long audio takes long to transcribe: raise Timeout(read=...).",
-                "write": "The network is too slow for this upload: raise Timeout(write=...).",
-                "pool": "Too many requests at once: lower max_concurrency or raise Limits().",
-            }[phase]
-            return _errors.TimeoutError(
-                f"no {phase} to {server}{within} ({phase} timeout) for {call.subject}. {advice}",
-                url=call.url,
-                phase=phase,
+            message = _TIMEOUT_MESSAGES[phase].format(
+                server=server,
+                subject=call.subject,
+                within=f" within {limit:g} s" if limit is not None else "",
             )
+            return _errors.TimeoutError(message, url=call.url, phase=phase)
         if isinstance(exc, httpx.ConnectError):
             return _errors.ConnectionError(
                 f"cannot connect to {server} ({exc or 'connection refused'}). "
@@ -617,7 +627,6 @@ class Client(BaseClient):
         name: str,
         min_workers: int,
         max_workers: int | None = None,
-        *,
         version: str | None = None,
         synchronous: bool = True,
     ) -> dict[str, Any]:
@@ -862,9 +871,15 @@ class AsyncClient(BaseClient):
             response_format=response_format,
         )
         label = _label_of(audio)
-        task_ = asyncio.get_running_loop().create_task(
-            self._run(flow, limited=True), name=f"voxserve: {label}"
-        )
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            flow.close()
+            raise RuntimeError(
+                "AsyncClient.submit() needs a running event loop: call it from async code, "
+                "or use Client.submit() in synchronous code"
+            ) from None
+        task_ = loop.create_task(self._run(flow, limited=True), name=f"voxserve: {label}")
         self._jobs.add(task_)
         task_.add_done_callback(self._jobs.discard)
         return Job(task_, label)
@@ -913,7 +928,6 @@ class AsyncClient(BaseClient):
         name: str,
         min_workers: int,
         max_workers: int | None = None,
-        *,
         version: str | None = None,
         synchronous: bool = True,
     ) -> dict[str, Any]:

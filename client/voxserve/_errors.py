@@ -11,7 +11,8 @@ Every failure the client reports on purpose is a `VoxServeError`::
     │   ├── AudioTooLongError     413 audio_too_long: longer than the model's max_audio_s
     │   ├── UploadTooLargeError   413 with an empty body: over TorchServe's max_request_size
     │   ├── ModelNotFoundError    404: model or version not registered
-    │   ├── AuthenticationError   401 / 403: token missing, wrong or expired
+    │   ├── AuthenticationError   401 / 403, or TorchServe's 400 InvalidKeyException:
+    │   │                         token missing, wrong or expired
     │   ├── ServerBusyError       503: job queue full or no worker  (retried)
     │   ├── WorkerDiedError       500 "Worker died.": the worker crashed  (retried)
     │   └── InferenceError        any other 5xx: the model failed on this input
@@ -207,6 +208,20 @@ def _parse_body(content: bytes) -> tuple[Any, str | None, str]:
     return data, None, json.dumps(data)
 
 
+_INVALID_KEY = "InvalidKeyException"
+
+
+def is_auth_rejection(status: int, content: bytes) -> bool:
+    """True when the server refused the token.
+
+    TorchServe 0.12 answers a missing, wrong or expired key with 400 and a body of
+    type ``InvalidKeyException`` rather than 401.
+    """
+    if status in (401, 403):
+        return True
+    return status == 400 and _parse_body(content)[1] == _INVALID_KEY
+
+
 def error_from_response(status: int, content: bytes, context: ErrorContext) -> APIError:
     """Map an error status and body to the most specific `APIError`."""
     body, kind, said = _parse_body(content)
@@ -214,7 +229,7 @@ def error_from_response(status: int, content: bytes, context: ErrorContext) -> A
     upload = context.upload or "the upload"
     known: dict[str, Any] = {"status": status, "body": body, "error_type": kind}
 
-    if status in (401, 403):
+    if is_auth_rejection(status, content):
         return AuthenticationError(
             f"{context.server} refused the request as unauthorized ({status}){told}. "
             f"{context.auth_hint}",
@@ -243,7 +258,8 @@ def error_from_response(status: int, content: bytes, context: ErrorContext) -> A
     if status == 415 or kind in ("empty_audio", "invalid_audio"):
         if kind == "empty_audio":
             return InvalidAudioError(
-                f"{upload} is empty or missing{told}. Send the file's bytes in field 'file'.",
+                f"the server found no audio in {upload}{told}. "
+                "Send a non-empty audio file in form field 'file'.",
                 **known,
             )
         return InvalidAudioError(

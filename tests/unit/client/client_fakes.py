@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 import httpx
+
 import voxserve
 
 Handler = Callable[[httpx.Request], Any]
@@ -88,7 +89,9 @@ class Script:
             raise answer
         if isinstance(answer, httpx.Response):
             # A Response is single-use; hand out a fresh copy each time.
-            return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+            return httpx.Response(
+                answer.status_code, headers=answer.headers, content=answer.content
+            )
         result: httpx.Response = answer(request)
         return result
 
@@ -178,7 +181,7 @@ class Gate:
             try:
                 self._open.wait(timeout=10)
                 time.sleep(hold_s)
-                return self._respond_with(request)  # type: ignore[no-any-return]
+                return self._respond_with(request)
             finally:
                 self._leave()
 
@@ -188,7 +191,7 @@ class Gate:
                 while not self._open.is_set():
                     await asyncio.sleep(0.001)
                 await asyncio.sleep(hold_s)
-                return self._respond_with(request)  # type: ignore[no-any-return]
+                return self._respond_with(request)
             finally:
                 self._leave()
 

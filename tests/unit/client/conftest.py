@@ -9,11 +9,17 @@ from typing import Any
 
 import pytest
 
+HERE = Path(__file__).resolve().parent
 # The fakes module sits beside this file; make it importable in any pytest import mode.
-if str(Path(__file__).parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).parent))
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+# Test the checkout's client even when the package is not installed.
+try:
+    import voxserve  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(HERE.parents[2] / "client"))
 
-from client_fakes import Handler, Harness, ok  # noqa: E402
+from client_fakes import Handler, Harness, ok  # noqa: E402 - needs the path set above
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ import voxserve
 pytestmark = pytest.mark.anyio
 
 AUDIO = b"RIFF....WAVEfmt "
-REFUSED = respond(401, {"code": 401, "type": "InvalidKeyException", "message": "Token failed"})
+# TorchServe 0.12 refuses a missing, wrong or expired key with 400, not 401.
+REFUSED = respond(400, {"code": 400, "type": "InvalidKeyException", "message": "Token failed"})
 
 
 def write_keys(path: Path, inference: str, management: str = "m-key") -> None:
@@ -40,7 +41,9 @@ class KeyCheckingServer:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request.headers.get("authorization"))
         if request.headers.get("authorization") != f"Bearer {self.key}":
-            return httpx.Response(401, json={"code": 401, "message": "Token Authorization failed"})
+            return httpx.Response(
+                400, json={"code": 400, "type": "InvalidKeyException", "message": "Token failed"}
+            )
         return httpx.Response(200, json=SERVER_RESULT)
 
 
@@ -104,7 +107,7 @@ async def test_unchanged_key_is_not_retried(make_harness: Any, tmp_path: Path) -
 
     assert script.calls == 1
     assert str(key_file) in str(caught.value)
-    assert caught.value.status == 401
+    assert caught.value.status == 400
 
 
 async def test_key_file_is_reread_only_once(make_harness: Any, tmp_path: Path) -> None:
@@ -151,3 +154,15 @@ async def test_metrics_carry_no_token(make_harness: Any) -> None:
 def test_token_and_key_file_are_exclusive(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not both"):
         voxserve.Client(token="a", key_file=tmp_path / "key_file.json")
+
+
+async def test_a_plain_400_is_not_mistaken_for_a_refused_key(make_harness: Any, tmp_path: Path) -> None:
+    key_file = tmp_path / "key_file.json"
+    write_keys(key_file, inference="key-1")
+    bad_option = {"error": {"status": 400, "type": "invalid_option", "message": "invalid task"}}
+    script = Script(respond(400, bad_option))
+    harness = make_harness(script, key_file=key_file)
+
+    with pytest.raises(voxserve.InvalidOptionError):
+        await harness.call("transcribe", AUDIO)
+    assert script.calls == 1

@@ -190,7 +190,9 @@ async def test_connection_refused_is_connection_error(make_harness: Any) -> None
 
 
 async def test_read_timeout_is_timeout_error_with_advice(make_harness: Any) -> None:
-    harness = make_harness(Script(httpx.ReadTimeout("timed out")), timeout=voxserve.Timeout(read=42))
+    harness = make_harness(
+        Script(httpx.ReadTimeout("timed out")), timeout=voxserve.Timeout(read=42)
+    )
 
     with pytest.raises(voxserve.TimeoutError) as caught:
         await harness.call("transcribe", AUDIO)

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.anyio
 
 AUDIO = b"RIFF....WAVEfmt "
 BUSY = respond(503, {"code": 503, "type": "ServiceUnavailableException", "message": "no worker"})
-WORKER_DIED = respond(500, {"code": 500, "type": "InternalServerException", "message": "Worker died."})
+WORKER_DIED = respond(
+    500, {"code": 500, "type": "InternalServerException", "message": "Worker died."}
+)
 FAST = voxserve.Retry(attempts=4, backoff=0.1, max_backoff=1.0, total=30.0)
 
 
@@ -53,7 +55,10 @@ async def test_transient_failure_is_retried_until_success(make_harness: Any, fai
         respond(415, {"error": {"status": 415, "type": "invalid_audio", "message": "bad"}}),
         respond(500, {"error": {"status": 500, "type": "inference_error", "message": "oom"}}),
         respond(502),
-        respond(503, {"code": 503, "type": "ServiceUnavailableException", "message": "Prediction failed"}),
+        respond(
+            503,
+            {"code": 503, "type": "ServiceUnavailableException", "message": "Prediction failed"},
+        ),
         httpx.ReadTimeout("timed out"),
     ],
     ids=["400", "401", "404", "413", "415", "500 inference", "502", "503 failed", "read timeout"],
@@ -69,7 +74,9 @@ async def test_other_failures_are_not_retried(make_harness: Any, failure: Any) -
     assert harness.sleeps == []
 
 
-@pytest.mark.parametrize("disabled", [False, voxserve.Retry(attempts=1)], ids=["False", "1 attempt"])
+@pytest.mark.parametrize(
+    "disabled", [False, voxserve.Retry(attempts=1)], ids=["False", "1 attempt"]
+)
 async def test_retry_can_be_disabled(make_harness: Any, disabled: Any) -> None:
     script = Script(BUSY, ok)
     harness = make_harness(script, retry=disabled)
