@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import voxserve
+
 from demo import speech
 from server.process import PROJECT, Ports, ServerError, TorchServe
 
@@ -24,9 +25,15 @@ def make_speech(folder: Path) -> list[Path]:
     english = speech.sentences_with_pauses(speech.ENGLISH[:5], folder / "english.wav")
     files = [
         speech.convert(english, folder / "english.m4a"),
-        speech.convert(speech.speak(speech.FOREIGN["de"], folder / "de.wav", "de"), folder / "german.webm"),
-        speech.convert(speech.speak(speech.FOREIGN["es"], folder / "es.wav", "es"), folder / "spanish.mp3"),
-        speech.convert(speech.speak(speech.FOREIGN["fr"], folder / "fr.wav", "fr"), folder / "french.ogg"),
+        speech.convert(
+            speech.speak(speech.FOREIGN["de"], folder / "de.wav", "de"), folder / "german.webm"
+        ),
+        speech.convert(
+            speech.speak(speech.FOREIGN["es"], folder / "es.wav", "es"), folder / "spanish.mp3"
+        ),
+        speech.convert(
+            speech.speak(speech.FOREIGN["fr"], folder / "fr.wav", "fr"), folder / "french.ogg"
+        ),
         speech.arctic_clip(),
     ]
     return files

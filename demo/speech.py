@@ -64,7 +64,11 @@ CACHE = Path(os.environ.get("VOXSERVE_CACHE", Path.home() / ".cache" / "voxserve
 ESPEAK_VOICES = {"en": "en-us", "de": "de", "es": "es", "fr": "fr"}
 
 # Human speech: CMU ARCTIC (see the notice kept in the sdist) inside pysptk's sdist.
-ARCTIC_SDIST = ("pysptk", "1.0.1", "78b1c9338bf795a41cdc3ff03fcd4699c401c323f54630bb71a19710078d0b3f")
+ARCTIC_SDIST = (
+    "pysptk",
+    "1.0.1",
+    "78b1c9338bf795a41cdc3ff03fcd4699c401c323f54630bb71a19710078d0b3f",
+)
 ARCTIC_MEMBER = "pysptk/example_audio_data/arctic_a0007.wav"
 ARCTIC_TEXT = "And you always want to see it in the superlative degree."
 
@@ -156,7 +160,18 @@ def convert(src: Path, out: Path, extra: list[str] | None = None) -> Path:
     """Re-encode ``src`` with ffmpeg; the container follows ``out``'s suffix."""
     codec = CONTAINERS.get(out.suffix.lstrip("."), [])
     subprocess.run(
-        [_tool("ffmpeg"), "-nostdin", "-loglevel", "error", "-y", "-i", str(src), *codec, *(extra or []), str(out)],
+        [
+            _tool("ffmpeg"),
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(src),
+            *codec,
+            *(extra or []),
+            str(out),
+        ],
         check=True,
     )
     return out

@@ -50,9 +50,9 @@ def _planar_mono(frame: av.AudioFrame) -> np.ndarray:
     if data.dtype.kind == "f":
         data = data.astype(np.float32, copy=False)
     else:
-        info = np.iinfo(data.dtype)
-        half_range = (int(info.max) - int(info.min) + 1) / 2
-        offset = half_range if info.min == 0 else 0.0  # unsigned (u8) audio is centred
+        # Full scale is half the integer range; unsigned (u8) audio is centred on it.
+        half_range = float(2 ** (8 * data.dtype.itemsize - 1))
+        offset = half_range if data.dtype.kind == "u" else 0.0
         data = (data.astype(np.float32) - offset) / half_range
     return data.mean(axis=0) if channels > 1 else data[0]
 
@@ -150,7 +150,10 @@ def _check_riff_size(data: bytes | bytearray) -> None:
             if size in (0, 0xFFFFFFFF) or byte_rate == 0:
                 return
             present = len(data) - body
-            if present < size * (1 - _TRUNCATION_TOLERANCE_RATIO) - _TRUNCATION_TOLERANCE_S * byte_rate:
+            if (
+                present
+                < size * (1 - _TRUNCATION_TOLERANCE_RATIO) - _TRUNCATION_TOLERANCE_S * byte_rate
+            ):
                 raise InvalidAudioError(
                     f"the file is truncated: its header declares {size / byte_rate:.2f} s "
                     f"but it holds {max(present, 0) / byte_rate:.2f} s"
@@ -162,7 +165,9 @@ def _check_riff_size(data: bytes | bytearray) -> None:
         raise InvalidAudioError("the file is truncated: it ends before its audio data")
 
 
-def _declared_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
+def _declared_duration(
+    container: av.container.InputContainer, stream: av.AudioStream
+) -> float | None:
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:

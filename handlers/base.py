@@ -7,6 +7,7 @@ status through ``context.set_response_status`` while the others go on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from abc import abstractmethod
@@ -87,7 +88,9 @@ class AudioHandler(BaseHandler):
         items = self.preprocess(data)
         results = self.inference(items)
         outputs = self.postprocess(results)
-        self._metric("HandlerSeconds", time.perf_counter() - started, "Seconds", MetricTypes.HISTOGRAM)
+        self._metric(
+            "HandlerSeconds", time.perf_counter() - started, "Seconds", MetricTypes.HISTOGRAM
+        )
         return outputs
 
     def preprocess(self, data: list[dict]) -> list[AudioRequest | RequestError]:
@@ -98,7 +101,9 @@ class AudioHandler(BaseHandler):
                 headers = {k.lower(): v for k, v in self._headers(index).items()}
                 upload = read_upload(row, headers.get)
                 options = self.parse_options(upload.options)
-                audio = decode_audio(upload.audio, max_duration_s=self.max_audio_s, sample_rate=SAMPLE_RATE)
+                audio = decode_audio(
+                    upload.audio, max_duration_s=self.max_audio_s, sample_rate=SAMPLE_RATE
+                )
             except RequestError as error:
                 items.append(error)
                 continue
@@ -108,7 +113,9 @@ class AudioHandler(BaseHandler):
                 continue
             decode_s = time.perf_counter() - began
             self._metric("DecodeSeconds", decode_s, "Seconds", MetricTypes.HISTOGRAM)
-            items.append(AudioRequest(index, upload, audio, options, {"decode_s": round(decode_s, 4)}))
+            items.append(
+                AudioRequest(index, upload, audio, options, {"decode_s": round(decode_s, 4)})
+            )
         return items
 
     def inference(self, items: list[AudioRequest | RequestError]) -> list[Any]:
@@ -118,7 +125,9 @@ class AudioHandler(BaseHandler):
             began = time.perf_counter()
             try:
                 outputs, facts = self.run(good)
-                results.update({req.index: (out, facts) for req, out in zip(good, outputs, strict=True)})
+                results.update(
+                    {req.index: (out, facts) for req, out in zip(good, outputs, strict=True)}
+                )
             except Exception:
                 # One poisoned item must not sink the batch: retry each alone.
                 logger.exception("batch of %d failed; retrying one by one", len(good))
@@ -178,10 +187,8 @@ class AudioHandler(BaseHandler):
     def _set_content_type(self, index: int, value: str) -> None:
         setter = getattr(self.context, "set_response_content_type", None)
         if setter is not None:
-            try:
+            with contextlib.suppress(AttributeError, IndexError, TypeError):
                 setter(index, value)
-            except (AttributeError, IndexError, TypeError):
-                pass
 
     def _metric(self, name: str, value: float, unit: str, kind: MetricTypes, **dims: str) -> None:
         metrics = getattr(self.context, "metrics", None)
@@ -197,4 +204,3 @@ class AudioHandler(BaseHandler):
 
 def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
-

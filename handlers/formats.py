@@ -32,7 +32,9 @@ def to_srt(segments: Sequence[Segment]) -> str:
 
 
 def to_vtt(segments: Sequence[Segment]) -> str:
-    blocks = [f"{_timestamp(s.start, '.')} --> {_timestamp(s.end, '.')}\n{s.text}\n" for s in segments]
+    blocks = [
+        f"{_timestamp(s.start, '.')} --> {_timestamp(s.end, '.')}\n{s.text}\n" for s in segments
+    ]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 

@@ -50,7 +50,9 @@ def read_upload(row: Mapping[str, object], header: Callable[[str], str | None]) 
     field = next((name for name in AUDIO_FIELDS if row.get(name) is not None), None)
     if field is None:
         present = ", ".join(sorted(row)) or "none"
-        raise EmptyAudioError(f"no audio in the request: send field 'file' (fields seen: {present})")
+        raise EmptyAudioError(
+            f"no audio in the request: send field 'file' (fields seen: {present})"
+        )
     audio = _as_audio(field, row[field])
     if not audio:
         raise EmptyAudioError("the upload is empty (0 bytes)")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from ts.metrics.metric_type_enum import MetricTypes
@@ -27,7 +27,7 @@ class SpeechToTextHandler(AudioHandler):
     """Batched Whisper over every window of every request TorchServe hands over."""
 
     def load(self, model_dir: str, serialized_file: str | None) -> None:
-        checkpoint = os.path.join(model_dir, serialized_file or DEFAULT_CHECKPOINT)
+        checkpoint = Path(model_dir) / (serialized_file or DEFAULT_CHECKPOINT)
         model = load_whisper(checkpoint, self.device)
         self.transcriber = WhisperTranscriber(model, DecodeSettings.from_mapping(self.settings))
 
@@ -59,11 +59,11 @@ class SpeechToTextHandler(AudioHandler):
         }
         return outputs, facts
 
-    def respond(self, request: AudioRequest, output: TranscriptionOutput, facts: dict[str, Any]) -> Any:
+    def respond(
+        self, request: AudioRequest, output: TranscriptionOutput, facts: dict[str, Any]
+    ) -> Any:
         options: TranscriptionOptions = request.options
-        segments = [
-            {"id": i, **asdict(segment)} for i, segment in enumerate(output.segments)
-        ]
+        segments = [{"id": i, **asdict(segment)} for i, segment in enumerate(output.segments)]
         body = {
             "text": output.text,
             "language": output.language,

@@ -96,11 +96,15 @@ class _PresetLanguageDecoding(DecodingTask):
     different languages share one forward pass.
     """
 
-    def __init__(self, model: whisper.Whisper, options: whisper.DecodingOptions, languages: list[str]):
+    def __init__(
+        self, model: whisper.Whisper, options: whisper.DecodingOptions, languages: list[str]
+    ) -> None:
         super().__init__(model, options)
         self.languages = languages
 
-    def _detect_language(self, audio_features: torch.Tensor, tokens: torch.Tensor):  # type: ignore[no-untyped-def]
+    def _detect_language(
+        self, audio_features: torch.Tensor, tokens: torch.Tensor
+    ) -> tuple[list[str], None]:
         ids = [self.tokenizer.to_language_token(language) for language in self.languages]
         tokens[:, self.sot_index + 1] = torch.tensor(ids, device=tokens.device)
         return self.languages, None
@@ -205,7 +209,9 @@ class WhisperTranscriber:
     def _mel(self, jobs: Sequence[TranscriptionJob], batch: Sequence[_WindowWork]) -> torch.Tensor:
         mels = []
         for w in batch:
-            audio = whisper.pad_or_trim(jobs[w.job].samples[w.window.start : w.window.end], N_SAMPLES)
+            audio = whisper.pad_or_trim(
+                jobs[w.job].samples[w.window.start : w.window.end], N_SAMPLES
+            )
             mels.append(whisper.log_mel_spectrogram(audio, self.model.dims.n_mels))
         mel = torch.stack(mels).to(self.device)
         return mel.half() if self.fp16 else mel
@@ -235,10 +241,10 @@ class WhisperTranscriber:
                 weight = w.window.length
                 for lang, value in p.items():
                     totals[w.job][lang] += value * weight
-        for job, scores in totals.items():
+        for index, scores in totals.items():
             total = sum(scores.values())
             best = max(scores, key=scores.__getitem__)
-            votes[job] = (best, round(scores[best] / total, 4))
+            votes[index] = (best, round(scores[best] / total, 4))
         for w in pending:
             w.language = votes[w.job][0]
         for index, job in enumerate(jobs):
@@ -299,7 +305,10 @@ class WhisperTranscriber:
         if result is None:
             return False
         s = self.settings
-        if result.no_speech_prob > s.no_speech_threshold and result.avg_logprob < s.logprob_threshold:
+        if (
+            result.no_speech_prob > s.no_speech_threshold
+            and result.avg_logprob < s.logprob_threshold
+        ):
             return False  # silence: dropped below, no point in sampling
         return (
             result.compression_ratio > s.compression_ratio_threshold
@@ -311,13 +320,18 @@ class WhisperTranscriber:
         s = self.settings
         if result is None:
             return []
-        if result.no_speech_prob > s.no_speech_threshold and result.avg_logprob < s.logprob_threshold:
+        if (
+            result.no_speech_prob > s.no_speech_threshold
+            and result.avg_logprob < s.logprob_threshold
+        ):
             return []
         if result.compression_ratio > s.compression_ratio_threshold:
             return []  # a repetition loop even after fallback: not speech
         return self._segments_from_tokens(result, w.window.length / whisper.audio.SAMPLE_RATE)
 
-    def _segments_from_tokens(self, result: whisper.DecodingResult, length_s: float) -> list[Segment]:
+    def _segments_from_tokens(
+        self, result: whisper.DecodingResult, length_s: float
+    ) -> list[Segment]:
         begin = self.tokenizer.timestamp_begin
         eot = self.tokenizer.eot
         segments: list[Segment] = []

@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     ckpt.add_argument("--out", type=Path, help="where to write the checkpoint")
     arc.add_argument("--name", required=True, help="model name served by TorchServe")
     arc.add_argument("--version", default="1.0")
-    arc.add_argument("--config", type=Path, help="model-config yaml (default config/models/NAME.yaml)")
+    arc.add_argument(
+        "--config", type=Path, help="model-config yaml (default config/models/NAME.yaml)"
+    )
     arc.add_argument("--export-path", type=Path, default=PROJECT / "model_store")
     args = parser.parse_args(argv)
 

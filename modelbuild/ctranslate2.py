@@ -216,7 +216,9 @@ def whisper_dims(model: CTranslate2Model, state: dict[str, torch.Tensor]) -> dic
 
 
 def convert(
-    model_bin: Path, alignment_heads: list[list[int]] | None = None, dtype: torch.dtype = torch.float16
+    model_bin: Path,
+    alignment_heads: list[list[int]] | None = None,
+    dtype: torch.dtype = torch.float16,
 ) -> dict:
     """Return an openai-whisper checkpoint dict (``dims``, ``model_state_dict``).
 

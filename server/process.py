@@ -154,7 +154,7 @@ class TorchServe:
     def start(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Start and return once every model has a READY worker."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        for name, mar in self.models.items():
+        for _name, mar in self.models.items():
             if not (self.model_store / mar).exists():
                 raise ServerError(f"{self.model_store / mar} is missing: run `make setup` first")
         self.key_file.unlink(missing_ok=True)
@@ -167,7 +167,9 @@ class TorchServe:
             "--models", *models,
         ]  # fmt: skip
         with open(self.run_dir / "torchserve.out", "ab") as out:
-            subprocess.run(command, cwd=self.run_dir, env=self._env(), stdout=out, stderr=out, check=True)
+            subprocess.run(
+                command, cwd=self.run_dir, env=self._env(), stdout=out, stderr=out, check=True
+            )
         (self.run_dir / "server.json").write_text(
             json.dumps({"ports": asdict(self.ports), "models": self.models}, indent=2)
         )
@@ -184,7 +186,9 @@ class TorchServe:
             return exc.code, exc.read().decode(errors="replace")
 
     def worker_status(self, model: str) -> list[str]:
-        code, body = self._get(f"{self.management_url}/models/{model}", self.keys().get("management"))
+        code, body = self._get(
+            f"{self.management_url}/models/{model}", self.keys().get("management")
+        )
         if code != 200:
             return []
         return [w.get("status", "") for entry in json.loads(body) for w in entry.get("workers", [])]

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 import voxserve
+
 from server.process import MODEL_STORE, OPS_OVERRIDES, Ports, TorchServe
 
 BASE = "whisper-base"

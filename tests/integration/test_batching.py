@@ -6,8 +6,8 @@ import asyncio
 
 import httpx
 import pytest
-
 import voxserve
+
 from tests.conftest import word_error_rate
 from tests.integration.conftest import BASE, TINY, corrupt_copy
 
@@ -15,7 +15,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 
 async def test_eight_concurrent_uploads_ride_in_batches(aclient, short_english):
-    results = await asyncio.gather(*(aclient.transcribe(short_english.path, model=TINY) for _ in range(8)))
+    results = await asyncio.gather(
+        *(aclient.transcribe(short_english.path, model=TINY) for _ in range(8))
+    )
     sizes = [r.raw["batch"]["requests"] for r in results]
     print(f"batch sizes seen by 8 concurrent uploads: {sizes}")
     assert max(sizes) > 1
@@ -25,7 +27,9 @@ async def test_eight_concurrent_uploads_ride_in_batches(aclient, short_english):
     assert description["maxBatchDelay"] == 100
 
 
-async def test_one_corrupt_upload_among_seven_good_fails_alone(aclient, server, short_english, containers, tmp_path):
+async def test_one_corrupt_upload_among_seven_good_fails_alone(
+    aclient, server, short_english, containers, tmp_path
+):
     corrupt = corrupt_copy(containers["ogg"], tmp_path / "corrupt.ogg")
     uploads = [short_english.path] * 3 + [corrupt] + [short_english.path] * 4
     outcomes = await asyncio.gather(
@@ -53,9 +57,12 @@ def test_request_without_token_is_refused(server, short_english):
 
 
 def test_wrong_token_is_refused_by_the_client(server, short_english):
-    with voxserve.Client(server.inference_url, token="not-the-key", retry=False) as vs:
-        with pytest.raises(voxserve.AuthenticationError):
-            vs.transcribe(short_english.path, model=TINY)
+    with (
+        voxserve.Client(server.inference_url, token="not-the-key", retry=False) as vs,
+        pytest.raises(voxserve.AuthenticationError) as raised,
+    ):
+        vs.transcribe(short_english.path, model=TINY)
+    assert "Token Authorization failed" in str(raised.value)
 
 
 def test_handler_metrics_are_scraped(client, short_english):

@@ -7,9 +7,9 @@ import wave
 
 import pytest
 import torch
+import voxserve
 import whisper
 
-import voxserve
 from demo import speech
 from modelbuild.sources import cached_checkpoint_path
 from tests.conftest import word_error_rate
@@ -38,7 +38,9 @@ def test_language_is_detected(client, foreign, language):
 def test_translate_german_returns_english_words(client, foreign):
     result = client.transcribe(foreign["de"].path, model=BASE, task="translate")
     words = set(result.text.lower().replace(".", " ").replace(",", " ").split())
-    assert words & {"good", "morning", "today", "weather", "park", "grandmother", "city", "the"}, result.text
+    assert words & {"good", "morning", "today", "weather", "park", "grandmother", "city", "the"}, (
+        result.text
+    )
     assert not words & {"heute", "wetter", "morgen", "und"}, result.text
 
 

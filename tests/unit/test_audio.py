@@ -24,9 +24,7 @@ def _reference_seconds(clip: Path) -> float:
     return len(samples) / rate
 
 
-@pytest.mark.parametrize(
-    "container", [*speech.CONTAINERS, "m4a-faststart", "mp4-video"]
-)
+@pytest.mark.parametrize("container", [*speech.CONTAINERS, "m4a-faststart", "mp4-video"])
 def test_every_container_decodes_to_the_right_duration(containers, short_english, container):
     expected = _reference_seconds(short_english.path)
     audio = decode_audio(containers[container].read_bytes(), max_duration_s=60)
@@ -62,7 +60,9 @@ def test_wav_of_any_sample_format_downmixes_and_resamples(width, channels, rate)
                 frames += struct.pack("<B", value + 128)
             else:
                 frames += value.to_bytes(width, "little", signed=True)
-    audio = decode_audio(_wav_bytes(bytes(frames), rate=rate, width=width, channels=channels), max_duration_s=10)
+    audio = decode_audio(
+        _wav_bytes(bytes(frames), rate=rate, width=width, channels=channels), max_duration_s=10
+    )
     assert abs(audio.duration - seconds) < 0.01
     assert audio.source_rate == rate and audio.source_channels == channels
     # Half-scale square wave stays half-scale whatever the sample format.
@@ -76,12 +76,21 @@ def _png() -> bytes:
     ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
-def _broken_inputs(wav: bytes, m4a: bytes, flac: bytes) -> dict[str, tuple[bytes, type[RequestError], str]]:
+def _broken_inputs(
+    wav: bytes, m4a: bytes, flac: bytes
+) -> dict[str, tuple[bytes, type[RequestError], str]]:
     rng = random.Random(1234)
     return {
         "zero bytes": (b"", EmptyAudioError, "empty"),
@@ -103,7 +112,9 @@ def _broken_inputs(wav: bytes, m4a: bytes, flac: bytes) -> dict[str, tuple[bytes
 )  # fmt: skip
 def test_broken_input_gets_the_right_4xx_with_a_message(containers, case):
     inputs = _broken_inputs(
-        containers["wav"].read_bytes(), containers["m4a-faststart"].read_bytes(), containers["flac"].read_bytes()
+        containers["wav"].read_bytes(),
+        containers["m4a-faststart"].read_bytes(),
+        containers["flac"].read_bytes(),
     )
     data, error, words = inputs[case]
     with pytest.raises(error) as raised:

@@ -32,9 +32,13 @@ def _string(text: str) -> bytes:
     return struct.pack("<H", len(raw)) + raw
 
 
-def write_model_bin(path: Path, variables: dict[str, torch.Tensor], aliases: dict[str, str]) -> None:
+def write_model_bin(
+    path: Path, variables: dict[str, torch.Tensor], aliases: dict[str, str]
+) -> None:
     """Write tensors in CTranslate2's model.bin layout (the inverse of the reader)."""
-    out = bytearray(struct.pack("<I", 6) + _string("WhisperSpec") + struct.pack("<II", 3, len(variables)))
+    out = bytearray(
+        struct.pack("<I", 6) + _string("WhisperSpec") + struct.pack("<II", 3, len(variables))
+    )
     for name, tensor in variables.items():
         out += _string(name) + struct.pack("<B", tensor.dim())
         out += b"".join(struct.pack("<I", d) for d in tensor.shape)
@@ -60,28 +64,48 @@ def ctranslate2_layout(model: whisper.Whisper) -> dict[str, torch.Tensor]:
         for kind in ("weight", "bias"):
             v[f"encoder/{name}/{kind}"] = sd[f"encoder.{name}.{kind}"]
     v["decoder/embeddings/weight"] = sd["decoder.token_embedding.weight"]
-    for src, dst in (("encoder.ln_post", "encoder/layer_norm"), ("decoder.ln", "decoder/layer_norm")):
+    for src, dst in (
+        ("encoder.ln_post", "encoder/layer_norm"),
+        ("decoder.ln", "decoder/layer_norm"),
+    ):
         v[f"{dst}/gamma"], v[f"{dst}/beta"] = sd[f"{src}.weight"], sd[f"{src}.bias"]
-    for side, layers in (("encoder", model.dims.n_audio_layer), ("decoder", model.dims.n_text_layer)):
+    for side, layers in (
+        ("encoder", model.dims.n_audio_layer),
+        ("decoder", model.dims.n_text_layer),
+    ):
         for i in range(layers):
             p, q = f"{side}.blocks.{i}.", f"{side}/layer_{i}/"
             zero = torch.zeros_like(sd[p + "attn.query.bias"])
-            v[q + "self_attention/linear_0/weight"] = torch.cat([sd[p + f"attn.{n}.weight"] for n in ("query", "key", "value")])
-            v[q + "self_attention/linear_0/bias"] = torch.cat([sd[p + "attn.query.bias"], zero, sd[p + "attn.value.bias"]])
+            v[q + "self_attention/linear_0/weight"] = torch.cat(
+                [sd[p + f"attn.{n}.weight"] for n in ("query", "key", "value")]
+            )
+            v[q + "self_attention/linear_0/bias"] = torch.cat(
+                [sd[p + "attn.query.bias"], zero, sd[p + "attn.value.bias"]]
+            )
             v[q + "self_attention/linear_1/weight"] = sd[p + "attn.out.weight"]
             v[q + "self_attention/linear_1/bias"] = sd[p + "attn.out.bias"]
             v[q + "self_attention/layer_norm/gamma"] = sd[p + "attn_ln.weight"]
             v[q + "self_attention/layer_norm/beta"] = sd[p + "attn_ln.bias"]
-            v[q + "ffn/layer_norm/gamma"], v[q + "ffn/layer_norm/beta"] = sd[p + "mlp_ln.weight"], sd[p + "mlp_ln.bias"]
+            v[q + "ffn/layer_norm/gamma"], v[q + "ffn/layer_norm/beta"] = (
+                sd[p + "mlp_ln.weight"],
+                sd[p + "mlp_ln.bias"],
+            )
             for j, mlp in ((0, "mlp.0"), (1, "mlp.2")):
-                v[q + f"ffn/linear_{j}/weight"], v[q + f"ffn/linear_{j}/bias"] = sd[p + f"{mlp}.weight"], sd[p + f"{mlp}.bias"]
+                v[q + f"ffn/linear_{j}/weight"], v[q + f"ffn/linear_{j}/bias"] = (
+                    sd[p + f"{mlp}.weight"],
+                    sd[p + f"{mlp}.bias"],
+                )
             if side == "decoder":
                 v[q + "attention/layer_norm/gamma"] = sd[p + "cross_attn_ln.weight"]
                 v[q + "attention/layer_norm/beta"] = sd[p + "cross_attn_ln.bias"]
                 v[q + "attention/linear_0/weight"] = sd[p + "cross_attn.query.weight"]
                 v[q + "attention/linear_0/bias"] = sd[p + "cross_attn.query.bias"]
-                v[q + "attention/linear_1/weight"] = torch.cat([sd[p + "cross_attn.key.weight"], sd[p + "cross_attn.value.weight"]])
-                v[q + "attention/linear_1/bias"] = torch.cat([zero, sd[p + "cross_attn.value.bias"]])
+                v[q + "attention/linear_1/weight"] = torch.cat(
+                    [sd[p + "cross_attn.key.weight"], sd[p + "cross_attn.value.weight"]]
+                )
+                v[q + "attention/linear_1/bias"] = torch.cat(
+                    [zero, sd[p + "cross_attn.value.bias"]]
+                )
                 v[q + "attention/linear_2/weight"] = sd[p + "cross_attn.out.weight"]
                 v[q + "attention/linear_2/bias"] = sd[p + "cross_attn.out.bias"]
     return v
@@ -98,7 +122,11 @@ def random_model() -> whisper.Whisper:
 
 def test_random_model_round_trips_exactly(tmp_path, random_model):
     path = tmp_path / "model.bin"
-    write_model_bin(path, ctranslate2_layout(random_model), {"decoder/projection/weight": "decoder/embeddings/weight"})
+    write_model_bin(
+        path,
+        ctranslate2_layout(random_model),
+        {"decoder/projection/weight": "decoder/embeddings/weight"},
+    )
     checkpoint = convert(path, alignment_heads=[[1, 0], [1, 1]])
     assert checkpoint["dims"] == TINY_DIMS.__dict__
     assert checkpoint["alignment_heads"] == [[1, 0], [1, 1]]
@@ -151,14 +179,23 @@ def test_real_weights_compute_what_the_fused_layout_implies(tiny_en_bin):
     heads, d = model.dims.n_audio_head, model.dims.n_audio_state
 
     def ln(t: torch.Tensor, name: str) -> torch.Tensor:
-        return torch.nn.functional.layer_norm(t, (d,), raw[f"{name}/gamma"].float(), raw[f"{name}/beta"].float())
+        return torch.nn.functional.layer_norm(
+            t, (d,), raw[f"{name}/gamma"].float(), raw[f"{name}/beta"].float()
+        )
 
     # Self-attention straight from CTranslate2's fused q|k|v projection.
     prefix = "encoder/layer_0/self_attention/"
-    qkv = ln(x, prefix + "layer_norm") @ raw[prefix + "linear_0/weight"].float().T + raw[prefix + "linear_0/bias"].float()
+    qkv = (
+        ln(x, prefix + "layer_norm") @ raw[prefix + "linear_0/weight"].float().T
+        + raw[prefix + "linear_0/bias"].float()
+    )
     q, k, v = (t.view(1, 30, heads, d // heads).transpose(1, 2) for t in qkv.split(d, dim=-1))
-    attended = torch.nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(1, 30, d)
-    expected = attended @ raw[prefix + "linear_1/weight"].float().T + raw[prefix + "linear_1/bias"].float()
+    attended = (
+        torch.nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(1, 30, d)
+    )
+    expected = (
+        attended @ raw[prefix + "linear_1/weight"].float().T + raw[prefix + "linear_1/bias"].float()
+    )
     with torch.no_grad():
         actual = block.attn(block.attn_ln(x))[0]
     assert torch.allclose(actual, expected, atol=1e-4), (actual - expected).abs().max()

@@ -22,9 +22,16 @@ class BatchContext(MockContext):
     """TorchServe's MockContext plus the per-request calls a real Context has."""
 
     def __init__(self, model_dir: Path, headers: list[dict[str, str]] | None = None) -> None:
-        super().__init__(model_pt_file="model.pt", model_dir=str(model_dir), model_file=None, model_name="whisper-tiny-en")
+        super().__init__(
+            model_pt_file="model.pt",
+            model_dir=str(model_dir),
+            model_file=None,
+            model_name="whisper-tiny-en",
+        )
         self.manifest["model"].update(modelName="whisper-tiny-en", modelVersion="1.0")
-        self.model_yaml_config = yaml.safe_load((PROJECT / "config/models/whisper-tiny-en.yaml").read_text())
+        self.model_yaml_config = yaml.safe_load(
+            (PROJECT / "config/models/whisper-tiny-en.yaml").read_text()
+        )
         self.headers = headers or []
         self.statuses: dict[int, tuple[int, str]] = {}
         self.content_types: dict[int, str] = {}
@@ -62,7 +69,9 @@ def _words_ok(text: str, reference: str) -> bool:
     return wer(normalise(reference), normalise(text)) <= 0.35
 
 
-def test_mixed_batch_answers_every_item_with_its_own_status(handler, model_dir, short_english, containers):
+def test_mixed_batch_answers_every_item_with_its_own_status(
+    handler, model_dir, short_english, containers
+):
     good = short_english.read()
     batch = [
         {"file": good},
@@ -86,8 +95,13 @@ def test_mixed_batch_answers_every_item_with_its_own_status(handler, model_dir, 
     assert "not a recognised audio file" in context.statuses[1][1]
     assert outputs[2]["error"]["type"] == "empty_audio"
     assert "valid values: en" in outputs[3]["error"]["message"]
-    assert _words_ok(outputs[4], short_english.text) and context.content_types[4].startswith("text/plain")
-    assert outputs[5].startswith("1\n00:00:00,000 --> ") and "application/x-subrip" in context.content_types[5]
+    assert _words_ok(outputs[4], short_english.text) and context.content_types[4].startswith(
+        "text/plain"
+    )
+    assert (
+        outputs[5].startswith("1\n00:00:00,000 --> ")
+        and "application/x-subrip" in context.content_types[5]
+    )
     assert "English-only" in outputs[6]["error"]["message"]
     json.dumps(outputs[0])  # what TorchServe will serialise
 
@@ -109,7 +123,9 @@ def test_silence_gives_empty_text_not_hallucinations(handler, model_dir):
     assert output["duration"] == pytest.approx(7.0)
 
 
-def test_a_failing_model_call_fails_only_its_own_request(handler, model_dir, short_english, monkeypatch):
+def test_a_failing_model_call_fails_only_its_own_request(
+    handler, model_dir, short_english, monkeypatch
+):
     """If the batched pass raises, requests are retried alone: one poison item, one 500."""
     original = handler.transcriber.transcribe
     poison = 3.0  # the poisoned upload is the only one exactly 3 s long

@@ -12,7 +12,9 @@ from handlers.windows import Segment
 
 
 def test_defaults_detect_language_and_answer_json():
-    assert parse_options({}) == TranscriptionOptions(language=None, task="transcribe", response_format="json")
+    assert parse_options({}) == TranscriptionOptions(
+        language=None, task="transcribe", response_format="json"
+    )
 
 
 def test_language_accepts_codes_and_names():
@@ -43,7 +45,9 @@ def test_english_only_model_refuses_translate_and_other_languages():
 
 
 def test_multipart_fields_and_raw_body_headers():
-    form = read_upload({"file": bytearray(b"RIFF"), "language": "fr", "task": b"translate"}, lambda _: None)
+    form = read_upload(
+        {"file": bytearray(b"RIFF"), "language": "fr", "task": b"translate"}, lambda _: None
+    )
     assert form.audio == b"RIFF" and form.options == {"language": "fr", "task": "translate"}
     headers = {"x-voxserve-language": "es", "x-voxserve-response-format": "srt"}
     raw = read_upload({"body": b"OggS"}, headers.get)

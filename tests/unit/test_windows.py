@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,10 +22,12 @@ RATE = 1000  # a low rate keeps the property tests fast; the logic is rate-agnos
 def test_windows_cover_the_audio_exactly_once(total_s, max_window_s, seed):
     generator = torch.Generator().manual_seed(seed)
     samples = torch.randn(max(1, int(total_s * RATE)), generator=generator)
-    windows = split_into_windows(samples, RATE, max_window_s=max_window_s, min_window_s=max_window_s / 2)
+    windows = split_into_windows(
+        samples, RATE, max_window_s=max_window_s, min_window_s=max_window_s / 2
+    )
     assert windows[0].start == 0
     assert windows[-1].end == samples.shape[0]
-    for before, after in zip(windows, windows[1:]):
+    for before, after in itertools.pairwise(windows):
         assert before.end == after.start  # no gap, no overlap
     assert all(0 < w.length <= int(max_window_s * RATE) for w in windows)
 
@@ -45,7 +49,9 @@ def test_cuts_land_in_pauses_not_in_speech():
     assert len(windows) == 3
     for w in windows[:-1]:
         cut = w.end
-        assert audio[cut - 800 : cut + 800].abs().max() == 0, f"cut at {cut / rate:.2f}s is in speech"
+        assert audio[cut - 800 : cut + 800].abs().max() == 0, (
+            f"cut at {cut / rate:.2f}s is in speech"
+        )
         assert w.length < 30 * rate
 
 
@@ -68,8 +74,17 @@ def _seg(start: float, end: float, text: str = "x") -> Segment:
 
 
 def test_stitch_shifts_segments_by_their_window_offset():
-    stitched = stitch([(0.0, 27.5, [_seg(0.0, 3.0, "a"), _seg(3.0, 27.0, "b")]), (27.5, 10.0, [_seg(0.5, 4.0, "c")])])
-    assert [(s.start, s.end, s.text) for s in stitched] == [(0.0, 3.0, "a"), (3.0, 27.0, "b"), (28.0, 31.5, "c")]
+    stitched = stitch(
+        [
+            (0.0, 27.5, [_seg(0.0, 3.0, "a"), _seg(3.0, 27.0, "b")]),
+            (27.5, 10.0, [_seg(0.5, 4.0, "c")]),
+        ]
+    )
+    assert [(s.start, s.end, s.text) for s in stitched] == [
+        (0.0, 3.0, "a"),
+        (3.0, 27.0, "b"),
+        (28.0, 31.5, "c"),
+    ]
 
 
 @given(
@@ -91,5 +106,5 @@ def test_stitched_segments_stay_inside_their_windows(windows):
         offset += length
     stitched = stitch(spec)
     assert len(stitched) == len(bounds)
-    for seg, (lo, hi) in zip(stitched, bounds):
+    for seg, (lo, hi) in zip(stitched, bounds, strict=False):
         assert lo - 1e-3 <= seg.start <= seg.end <= hi + 1e-3

@@ -17,7 +17,6 @@ from typing import Any
 
 import anyio
 import httpx
-
 import voxserve
 
 Handler = Callable[[httpx.Request], Any]

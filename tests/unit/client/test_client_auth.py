@@ -8,9 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from client_fakes import SERVER_RESULT, Script, ok, respond
-
 import voxserve
+from client_fakes import SERVER_RESULT, Script, ok, respond
 
 pytestmark = pytest.mark.anyio
 
@@ -156,7 +155,9 @@ def test_token_and_key_file_are_exclusive(tmp_path: Path) -> None:
         voxserve.Client(token="a", key_file=tmp_path / "key_file.json")
 
 
-async def test_a_plain_400_is_not_mistaken_for_a_refused_key(make_harness: Any, tmp_path: Path) -> None:
+async def test_a_plain_400_is_not_mistaken_for_a_refused_key(
+    make_harness: Any, tmp_path: Path
+) -> None:
     key_file = tmp_path / "key_file.json"
     write_keys(key_file, inference="key-1")
     bad_option = {"error": {"status": 400, "type": "invalid_option", "message": "invalid task"}}

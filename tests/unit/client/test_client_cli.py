@@ -8,7 +8,6 @@ from pathlib import Path
 import httpx
 import pytest
 from client_fakes import SERVER_RESULT
-
 from voxserve._cli import main
 
 BAD_AUDIO = b"this is not audio"

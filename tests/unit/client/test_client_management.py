@@ -6,9 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
-from client_fakes import Script, respond
-
 import voxserve
+from client_fakes import Script, respond
 
 pytestmark = pytest.mark.anyio
 

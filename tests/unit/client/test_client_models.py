@@ -6,9 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
-from client_fakes import SERVER_RESULT, Script, respond
-
 import voxserve
+from client_fakes import SERVER_RESULT, Script, respond
 from voxserve import ModelRef, Segment, TranscriptionResult
 
 pytestmark = pytest.mark.anyio

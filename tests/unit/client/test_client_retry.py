@@ -8,9 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from client_fakes import Script, ok, respond
-
 import voxserve
+from client_fakes import Script, ok, respond
 from voxserve._retry import backoff_delay
 
 pytestmark = pytest.mark.anyio

@@ -11,9 +11,8 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from client_fakes import SERVER_RESULT, Gate, Script, eventually, respond
-
 import voxserve
+from client_fakes import SERVER_RESULT, Gate, Script, eventually, respond
 
 pytestmark = pytest.mark.anyio
 

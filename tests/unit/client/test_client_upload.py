@@ -9,9 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from client_fakes import SERVER_RESULT, Harness, Script, parse_multipart
-
 import voxserve
+from client_fakes import SERVER_RESULT, Harness, Script, parse_multipart
 from voxserve._config import UPLOAD_CHUNK_SIZE
 
 pytestmark = pytest.mark.anyio
