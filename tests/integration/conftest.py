@@ -20,12 +20,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
     for name in (BASE, TINY):
         if not (MODEL_STORE / f"{name}.mar").exists():
             pytest.fail(f"model_store/{name}.mar missing: run `make setup` (make test does)")
-    # The model API is on for the test session so MLOps helpers can be exercised;
-    # management still listens on loopback and needs its key.
+    # A model store of the session's own (links to the built archives), so tests can
+    # add versions without touching model_store/. The model API is on for the test
+    # session so the MLOps helpers can be exercised; management stays on loopback and
+    # needs its key.
+    store = tmp_path_factory.mktemp("model_store")
+    for name in (BASE, TINY):
+        (store / f"{name}.mar").symlink_to(MODEL_STORE / f"{name}.mar")
     ts = TorchServe(
         tmp_path_factory.mktemp("torchserve"),
         {BASE: f"{BASE}.mar", TINY: f"{TINY}.mar"},
         ports=Ports.free(),
+        model_store=store,
         overrides=OPS_OVERRIDES,
     )
     try:
