@@ -14,7 +14,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/client
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 ARCHIVE_INPUTS := $(wildcard handlers/*.py) $(wildcard modelbuild/*.py)
-MARS := model_store/whisper-base.mar model_store/whisper-tiny-en.mar
+MARS := model_store/whisper-base.mar model_store/whisper-tiny-en.mar model_store/speech-segments.mar
 PYTEST_ARGS ?=
 
 .PHONY: help setup system-packages serve stop status demo test test-fast lint lock bench clean
@@ -40,6 +40,9 @@ model_store/whisper-base.mar: $(STAMP) $(ARCHIVE_INPUTS) config/models/whisper-b
 
 model_store/whisper-tiny-en.mar: $(STAMP) $(ARCHIVE_INPUTS) config/models/whisper-tiny-en.yaml
 	$(PY) -m modelbuild archive --model tiny.en --name whisper-tiny-en --version 1.0
+
+model_store/speech-segments.mar: $(STAMP) $(ARCHIVE_INPUTS) config/models/speech-segments.yaml
+	$(PY) -m modelbuild vad-archive --name speech-segments --version 1.0
 
 serve: setup
 	$(PY) -m server start

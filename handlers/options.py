@@ -11,7 +11,15 @@ from handlers.errors import InvalidOptionError
 
 TASKS = ("transcribe", "translate")
 RESPONSE_FORMATS = ("json", "verbose_json", "text", "srt", "vtt")
-OPTION_NAMES = ("language", "task", "response_format")
+GRANULARITIES = ("segment", "word")
+OPTION_NAMES = (
+    "language",
+    "task",
+    "response_format",
+    "word_timestamps",
+    "timestamp_granularities",
+    "timestamp_granularities[]",  # how OpenAI's clients spell the list field
+)
 # Raw-body uploads carry options in headers named like this one.
 HEADER_PREFIX = "x-voxserve-"
 
@@ -21,6 +29,7 @@ class TranscriptionOptions:
     language: str | None = None
     task: str = "transcribe"
     response_format: str = "json"
+    word_timestamps: bool = False
 
 
 def _choice(name: str, value: str, valid: tuple[str, ...]) -> str:
@@ -53,8 +62,25 @@ def parse_options(
     )
     if language is not None:
         language = normalise_language(language, languages)
+    granularities = raw.get("timestamp_granularities") or raw.get("timestamp_granularities[]") or ""
+    for granularity in granularities.replace(",", " ").split():
+        _choice("timestamp_granularities", granularity.lower(), GRANULARITIES)
+    words = _flag("word_timestamps", raw.get("word_timestamps")) or "word" in granularities.lower()
     if task == "translate" and not multilingual:
         raise InvalidOptionError(
             "invalid task 'translate': this model is English-only; valid values: transcribe"
         )
-    return TranscriptionOptions(language=language, task=task, response_format=fmt)
+    return TranscriptionOptions(
+        language=language, task=task, response_format=fmt, word_timestamps=words
+    )
+
+
+def _flag(name: str, value: str | None) -> bool:
+    if value is None or value == "":
+        return False
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise InvalidOptionError(f"invalid {name} {value!r}; valid values: true, false")

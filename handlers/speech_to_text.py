@@ -9,7 +9,7 @@ from typing import Any
 
 from ts.metrics.metric_type_enum import MetricTypes
 
-from handlers.base import AudioHandler, AudioRequest
+from handlers.base import AudioHandler, AudioRequest, logger
 from handlers.formats import CONTENT_TYPES, render
 from handlers.options import TranscriptionOptions, parse_options
 from handlers.transcriber import (
@@ -19,8 +19,10 @@ from handlers.transcriber import (
     WhisperTranscriber,
     load_whisper,
 )
+from handlers.vad import SileroVAD, VadSettings
 
 DEFAULT_CHECKPOINT = "model.pt"
+VAD_FILE = "silero_vad.jit"  # packed beside the checkpoint by modelbuild
 
 
 class SpeechToTextHandler(AudioHandler):
@@ -29,7 +31,20 @@ class SpeechToTextHandler(AudioHandler):
     def load(self, model_dir: str, serialized_file: str | None) -> None:
         checkpoint = Path(model_dir) / (serialized_file or DEFAULT_CHECKPOINT)
         model = load_whisper(checkpoint, self.device)
-        self.transcriber = WhisperTranscriber(model, DecodeSettings.from_mapping(self.settings))
+        vad_config = dict(self.settings.get("vad") or {})
+        vad = None
+        if vad_config.get("enabled", True):
+            vad_path = Path(model_dir) / vad_config.get("file", VAD_FILE)
+            if vad_path.exists():
+                vad = SileroVAD(vad_path, self.device)
+            else:
+                logger.warning("%s not in the archive: cutting at quiet points instead", vad_path)
+        self.transcriber = WhisperTranscriber(
+            model,
+            DecodeSettings.from_mapping(self.settings),
+            vad=vad,
+            vad_settings=VadSettings.from_mapping(vad_config),
+        )
 
     def parse_options(self, raw: dict[str, str]) -> TranscriptionOptions:
         return parse_options(
@@ -40,7 +55,12 @@ class SpeechToTextHandler(AudioHandler):
 
     def run(self, requests: Sequence[AudioRequest]) -> tuple[list[Any], dict[str, Any]]:
         jobs = [
-            TranscriptionJob(r.audio.samples, language=r.options.language, task=r.options.task)
+            TranscriptionJob(
+                r.audio.samples,
+                language=r.options.language,
+                task=r.options.task,
+                word_timestamps=r.options.word_timestamps,
+            )
             for r in requests
         ]
         outputs, stats = self.transcriber.transcribe(jobs)
@@ -48,6 +68,7 @@ class SpeechToTextHandler(AudioHandler):
             self._metric("WindowsPerForward", passes, "Count", MetricTypes.HISTOGRAM)
         self._metric("BatchRequests", len(requests), "Count", MetricTypes.HISTOGRAM)
         self._metric("SilentWindowsSkipped", stats.skipped_silent, "Count", MetricTypes.COUNTER)
+        self._metric("SkippedAudioSeconds", stats.skipped_seconds, "Seconds", MetricTypes.COUNTER)
         self._metric(
             "AudioSeconds", sum(o.duration for o in outputs), "Seconds", MetricTypes.COUNTER
         )
@@ -63,12 +84,18 @@ class SpeechToTextHandler(AudioHandler):
         self, request: AudioRequest, output: TranscriptionOutput, facts: dict[str, Any]
     ) -> Any:
         options: TranscriptionOptions = request.options
-        segments = [{"id": i, **asdict(segment)} for i, segment in enumerate(output.segments)]
+        segments = []
+        for i, segment in enumerate(output.segments):
+            item = {"id": i, **asdict(segment)}
+            if not options.word_timestamps:
+                del item["words"]
+            segments.append(item)
         body = {
             "text": output.text,
             "language": output.language,
             "language_probability": output.language_probability,
             "duration": output.duration,
+            "speech_duration": output.speech_s,
             "task": options.task,
             "segments": segments,
             "model": {"name": self.model_name, "version": self.model_version},

@@ -1,7 +1,9 @@
 """Batched Whisper transcription over many requests' windows, free of TorchServe.
 
-Flow for one TorchServe batch: every request's audio is cut into windows; all windows
-are flattened; silent windows are skipped; the rest are encoded in bounded
+Flow for one TorchServe batch: a voice activity detector finds speech in every request
+(all requests in one batched pass) and the speech is packed into windows, leaving long
+non-speech stretches out (without a detector, audio is cut at its quiet points and
+silent windows are skipped); all windows are flattened and encoded in bounded
 micro-batches; requests that did not fix a language vote on one over their windows;
 windows are decoded greedily in micro-batches grouped by task (each window carrying
 its request's language, so languages mix freely in one pass); windows that
@@ -16,15 +18,26 @@ import gzip
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 import whisper
 from whisper.decoding import DecodingTask
+from whisper.timing import add_word_timestamps
 from whisper.tokenizer import LANGUAGES, Tokenizer, get_tokenizer
 
-from handlers.windows import Segment, Window, micro_batches, split_into_windows, stitch
+from handlers.vad import SileroVAD, VadSettings, speech_spans
+from handlers.windows import (
+    Segment,
+    Window,
+    Word,
+    micro_batches,
+    pack_speech,
+    split_into_windows,
+    stitch,
+)
 
 N_SAMPLES = whisper.audio.N_SAMPLES  # 30 s at 16 kHz: Whisper's fixed input length
 TIME_PRECISION = 0.02  # seconds per timestamp token step
@@ -41,6 +54,7 @@ class DecodeSettings:
     logprob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
     temperature_fallback: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
+    max_repeats: int = 2  # identical consecutive segments kept before the rest are dropped
 
     @classmethod
     def from_mapping(cls, values: dict) -> DecodeSettings:
@@ -57,6 +71,7 @@ class TranscriptionJob:
     samples: torch.Tensor
     language: str | None = None
     task: str = "transcribe"
+    word_timestamps: bool = False
 
 
 @dataclass
@@ -67,6 +82,7 @@ class TranscriptionOutput:
     duration: float
     segments: list[Segment]
     windows: int
+    speech_s: float | None = None  # speech the detector found; None without a detector
 
 
 @dataclass
@@ -74,6 +90,7 @@ class BatchStats:
     requests: int = 0
     windows: int = 0
     skipped_silent: int = 0
+    skipped_seconds: float = 0.0
     forward_passes: int = 0
     windows_per_pass: list[int] = field(default_factory=list)
 
@@ -84,6 +101,8 @@ class _WindowWork:
     window: Window
     features: torch.Tensor | None = None
     language: str | None = None
+    detected: str | None = None  # this window's own most likely language
+    segment_tokens: list[list[int]] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)
     result: whisper.DecodingResult | None = None
 
@@ -144,9 +163,17 @@ def _rms_db(samples: torch.Tensor) -> float:
 class WhisperTranscriber:
     """Run Whisper over the windows of many requests at once."""
 
-    def __init__(self, model: whisper.Whisper, settings: DecodeSettings) -> None:
+    def __init__(
+        self,
+        model: whisper.Whisper,
+        settings: DecodeSettings,
+        vad: SileroVAD | None = None,
+        vad_settings: VadSettings | None = None,
+    ) -> None:
         self.model = model
         self.settings = settings
+        self.vad = vad
+        self.vad_settings = vad_settings or VadSettings()
         self.device = next(model.parameters()).device
         self.fp16 = self.device.type == "cuda"
         self.multilingual = model.is_multilingual
@@ -162,35 +189,24 @@ class WhisperTranscriber:
         self, jobs: Sequence[TranscriptionJob], sample_rate: int = whisper.audio.SAMPLE_RATE
     ) -> tuple[list[TranscriptionOutput], BatchStats]:
         stats = BatchStats(requests=len(jobs))
-        work: list[_WindowWork] = []
-        window_counts = []
-        for index, job in enumerate(jobs):
-            windows = split_into_windows(
-                job.samples, sample_rate, max_window_s=self.settings.max_window_s
-            )
-            window_counts.append(len(windows))
-            for window in windows:
-                chunk = job.samples[window.start : window.end]
-                if _rms_db(chunk) < self.settings.silence_db:
-                    stats.skipped_silent += 1
-                    continue
-                work.append(_WindowWork(job=index, window=window))
-        stats.windows = sum(window_counts)
+        per_job = self._windows(jobs, sample_rate, stats)
+        work = [
+            _WindowWork(job=index, window=window)
+            for index, (windows, _) in enumerate(per_job)
+            for window in windows
+        ]
+        stats.windows = len(work)
 
         with torch.inference_mode():
             self._encode(jobs, work)
             votes = self._choose_languages(jobs, work)
             self._decode(jobs, work, stats)
+            self._add_words(jobs, work)
 
         outputs = []
         for index, job in enumerate(jobs):
-            mine = [w for w in work if w.job == index]
-            segments = stitch(
-                [
-                    (w.window.start / sample_rate, w.window.length / sample_rate, w.segments)
-                    for w in mine
-                ]
-            )
+            mine = [(w.window, w.segments) for w in work if w.job == index]
+            segments = drop_repeats(stitch(mine, sample_rate), self.settings.max_repeats)
             language, probability = votes.get(index, (job.language, None))
             outputs.append(
                 TranscriptionOutput(
@@ -199,19 +215,45 @@ class WhisperTranscriber:
                     language_probability=probability,
                     duration=round(job.samples.shape[-1] / sample_rate, 3),
                     segments=segments,
-                    windows=window_counts[index],
+                    windows=len(mine),
+                    speech_s=per_job[index][1],
                 )
             )
         for w in work:  # free encoder outputs early; they are large on big models
             w.features = None
         return outputs, stats
 
+    def _windows(
+        self, jobs: Sequence[TranscriptionJob], sample_rate: int, stats: BatchStats
+    ) -> list[tuple[list[Window], float | None]]:
+        """Each request's windows, and the seconds of speech found (None without VAD)."""
+        max_window_s = self.settings.max_window_s
+        if self.vad is not None:
+            probs = self.vad.probabilities([job.samples for job in jobs])
+            out: list[tuple[list[Window], float | None]] = []
+            for job, p in zip(jobs, probs, strict=True):
+                spans = speech_spans(p, int(job.samples.shape[-1]), self.vad_settings)
+                windows = pack_speech(spans, job.samples, sample_rate, max_window_s=max_window_s)
+                covered = sum(s.length for w in windows for s in w.spans)
+                stats.skipped_seconds += (job.samples.shape[-1] - covered) / sample_rate
+                out.append((windows, round(sum(s.length for s in spans) / sample_rate, 3)))
+            return out
+        plain: list[tuple[list[Window], float | None]] = []
+        for job in jobs:
+            kept = []
+            for window in split_into_windows(job.samples, sample_rate, max_window_s=max_window_s):
+                if _rms_db(window.audio(job.samples)) < self.settings.silence_db:
+                    stats.skipped_silent += 1
+                    stats.skipped_seconds += window.length / sample_rate
+                else:
+                    kept.append(window)
+            plain.append((kept, None))
+        return plain
+
     def _mel(self, jobs: Sequence[TranscriptionJob], batch: Sequence[_WindowWork]) -> torch.Tensor:
         mels = []
         for w in batch:
-            audio = whisper.pad_or_trim(
-                jobs[w.job].samples[w.window.start : w.window.end], N_SAMPLES
-            )
+            audio = whisper.pad_or_trim(w.window.audio(jobs[w.job].samples), N_SAMPLES)
             mels.append(whisper.log_mel_spectrogram(audio, self.model.dims.n_mels))
         mel = torch.stack(mels).to(self.device)
         return mel.half() if self.fp16 else mel
@@ -238,6 +280,7 @@ class WhisperTranscriber:
             features = torch.stack([w.features for w in batch])  # type: ignore[misc]
             _, probs = self.model.detect_language(features, self.tokenizer)
             for w, p in zip(batch, probs, strict=True):
+                w.detected = max(p, key=p.get)
                 weight = w.window.length
                 for lang, value in p.items():
                     totals[w.job][lang] += value * weight
@@ -300,6 +343,14 @@ class WhisperTranscriber:
         looping = result.compression_ratio > self.settings.compression_ratio_threshold
         return (not looping, result.avg_logprob)
 
+    def _is_silence(self, result: whisper.DecodingResult) -> bool:
+        """Whisper's rule: the model says no speech and is unsure of what it wrote."""
+        s = self.settings
+        return (
+            result.no_speech_prob > s.no_speech_threshold
+            and result.avg_logprob < s.logprob_threshold
+        )
+
     def _needs_fallback(self, result: whisper.DecodingResult | None) -> bool:
         """Whisper's rule: retry hotter when the answer loops or the model is unsure."""
         if result is None:
@@ -320,37 +371,39 @@ class WhisperTranscriber:
         s = self.settings
         if result is None:
             return []
-        if (
-            result.no_speech_prob > s.no_speech_threshold
-            and result.avg_logprob < s.logprob_threshold
-        ):
+        if self._is_silence(result):
             return []
         if result.compression_ratio > s.compression_ratio_threshold:
             return []  # a repetition loop even after fallback: not speech
-        return self._segments_from_tokens(result, w.window.length / whisper.audio.SAMPLE_RATE)
+        pieces = self._segments_from_tokens(
+            result, w.window.length / whisper.audio.SAMPLE_RATE, w.detected or w.language
+        )
+        w.segment_tokens = [tokens for _, tokens in pieces]
+        return [segment for segment, _ in pieces]
 
     def _segments_from_tokens(
-        self, result: whisper.DecodingResult, length_s: float
-    ) -> list[Segment]:
+        self, result: whisper.DecodingResult, length_s: float, language: str | None
+    ) -> list[tuple[Segment, list[int]]]:
+        """Split a window's tokens at Whisper's timestamp tokens into timed segments."""
         begin = self.tokenizer.timestamp_begin
         eot = self.tokenizer.eot
-        segments: list[Segment] = []
+        segments: list[tuple[Segment, list[int]]] = []
         start = 0.0
         text_tokens: list[int] = []
 
         def close(end: float) -> None:
             text = self.tokenizer.decode(text_tokens).strip()
             if text:
-                segments.append(
-                    Segment(
-                        start=start,
-                        end=max(end, start),
-                        text=text,
-                        avg_logprob=round(result.avg_logprob, 4),
-                        no_speech_prob=round(result.no_speech_prob, 4),
-                        compression_ratio=round(result.compression_ratio, 4),
-                    )
+                segment = Segment(
+                    start=start,
+                    end=max(end, start),
+                    text=text,
+                    avg_logprob=round(result.avg_logprob, 4),
+                    no_speech_prob=round(result.no_speech_prob, 4),
+                    compression_ratio=round(result.compression_ratio, 4),
+                    language=language,
                 )
+                segments.append((segment, list(text_tokens)))
 
         for token in result.tokens:
             if token >= begin:
@@ -364,3 +417,70 @@ class WhisperTranscriber:
         if text_tokens:
             close(length_s)
         return segments
+
+    def _add_words(self, jobs: Sequence[TranscriptionJob], work: list[_WindowWork]) -> None:
+        """Word timings from the alignment heads' cross-attention (on request only)."""
+        for w in work:
+            job = jobs[w.job]
+            if not job.word_timestamps or not w.segments:
+                continue
+            audio = w.window.audio(job.samples)
+            frames = int(audio.shape[-1]) // whisper.audio.HOP_LENGTH
+            mel = whisper.log_mel_spectrogram(
+                whisper.pad_or_trim(audio, N_SAMPLES), self.model.dims.n_mels
+            ).to(self.device)
+            tokenizer = get_tokenizer(
+                self.multilingual,
+                num_languages=self.model.num_languages,
+                language=w.language or "en",
+                task=job.task,
+            )
+            raw: list[dict[str, Any]] = [
+                {"seek": 0, "start": seg.start, "end": seg.end, "tokens": tokens}
+                for seg, tokens in zip(w.segments, w.segment_tokens, strict=True)
+            ]
+            add_word_timestamps(
+                segments=raw,
+                model=self.model,
+                tokenizer=tokenizer,
+                mel=mel,
+                num_frames=frames,
+                last_speech_timestamp=0.0,
+            )
+            w.segments = [
+                replace(
+                    seg,
+                    start=float(item["start"]),
+                    end=float(item["end"]),
+                    words=tuple(
+                        Word(
+                            start=float(word["start"]),
+                            end=float(word["end"]),
+                            word=str(word["word"]),
+                            probability=round(float(word["probability"]), 4),
+                        )
+                        for word in item.get("words", [])
+                    ),
+                )
+                for seg, item in zip(w.segments, raw, strict=True)
+            ]
+
+
+def _normalised(text: str) -> str:
+    return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
+
+
+def drop_repeats(segments: list[Segment], max_repeats: int) -> list[Segment]:
+    """Drop segments that repeat the previous text in a loop (a Whisper hallucination).
+
+    Up to ``max_repeats`` identical consecutive segments are kept (people do say
+    "no, no"); further copies are dropped.
+    """
+    kept: list[Segment] = []
+    run = 0
+    for segment in segments:
+        same = bool(kept) and _normalised(segment.text) == _normalised(kept[-1].text)
+        run = run + 1 if same else 1
+        if run <= max_repeats:
+            kept.append(segment)
+    return kept

@@ -11,6 +11,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 HANDLERS = PROJECT / "handlers"
 HANDLER_ENTRY = "handlers/speech_to_text.py"
+VAD_HANDLER_ENTRY = "handlers/speech_segments.py"
 
 
 def build_archive(
@@ -21,8 +22,12 @@ def build_archive(
     config_file: Path,
     export_path: Path,
     handler: str = HANDLER_ENTRY,
+    extra_files: dict[str, Path] | None = None,
 ) -> Path:
-    """Run torch-model-archiver; returns the .mar path (replaced if it exists)."""
+    """Run torch-model-archiver; returns the .mar path (replaced if it exists).
+
+    ``extra_files`` maps a name in the archive's root to the file to put there.
+    """
     export_path.mkdir(parents=True, exist_ok=True)
     archiver = Path(sys.executable).with_name("torch-model-archiver")
     with tempfile.TemporaryDirectory() as tmp:
@@ -32,6 +37,8 @@ def build_archive(
         shutil.copytree(
             HANDLERS, stage / "handlers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )
+        for name, source in (extra_files or {}).items():
+            shutil.copy2(source, stage / name)
         command = [
             str(archiver),
             "--model-name", model_name,

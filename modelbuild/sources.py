@@ -63,6 +63,13 @@ PYPI_MODELS: dict[str, tuple[PinnedWheel, ...]] = {
     ),
 }
 
+SILERO_VAD = PinnedWheel(
+    "silero-vad",
+    "6.2.3",
+    "7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8",
+    "silero_vad/data/silero_vad.jit",
+)
+
 SOURCES = ("local", "pypi", "official")
 CACHE = Path(os.environ.get("VOXSERVE_CACHE", Path.home() / ".cache" / "voxserve"))
 
@@ -183,3 +190,18 @@ def resolve_checkpoint(
     raise WeightsUnavailableError(
         f"no weights for '{model}'.\n  " + "\n  ".join(errors) + "\n" + _alternatives(model)
     )
+
+
+def silero_vad_path() -> Path:
+    """Silero VAD's TorchScript file, from the pinned wheel (kept in the cache)."""
+    out = CACHE / "vad" / f"silero_vad-{SILERO_VAD.sha256[:12]}.jit"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        (wheel,) = download_wheels((SILERO_VAD,), Path(tmp))
+        with zipfile.ZipFile(wheel) as archive:
+            partial = out.with_suffix(".partial")
+            partial.write_bytes(archive.read(SILERO_VAD.model_member))
+            partial.replace(out)
+    return out

@@ -10,7 +10,7 @@ from pathlib import Path
 from server.process import OPS_OVERRIDES, PROJECT, Ports, ServerError, TorchServe
 
 DEFAULT_RUN_DIR = PROJECT / ".run"
-DEFAULT_MODELS = "whisper-base,whisper-tiny-en"
+DEFAULT_MODELS = "whisper-base,whisper-tiny-en,speech-segments"
 
 
 def _server(run_dir: Path, models: str = DEFAULT_MODELS, ops: bool = False) -> TorchServe:

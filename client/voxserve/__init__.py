@@ -29,7 +29,7 @@ from ._errors import (
     VoxServeError,
     WorkerDiedError,
 )
-from ._models import Health, ModelRef, Segment, TranscriptionResult
+from ._models import Health, ModelRef, Segment, TranscriptionResult, Word
 from ._submit import Job, SyncJob
 from ._version import __version__
 
@@ -59,6 +59,7 @@ __all__ = [
     "TransportError",
     "UploadTooLargeError",
     "VoxServeError",
+    "Word",
     "WorkerDiedError",
     "__version__",
 ]

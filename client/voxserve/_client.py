@@ -178,12 +178,15 @@ class BaseClient:
         model: str | None,
         version: str | None,
         response_format: str,
+        word_timestamps: bool = False,
     ) -> _Flow[TranscriptionResult | str]:
         _check_choice("task", task, TASKS)
         _check_choice("response_format", response_format, RESPONSE_FORMATS)
         fields: list[FormField] = [("task", task), ("response_format", response_format)]
         if language:
             fields.insert(0, ("language", language))
+        if word_timestamps:
+            fields.append(("word_timestamps", "true"))
         call = self._prediction_call(model or self.default_model, version, Upload(audio, fields))
         response = yield from self._exchange(call)
         if response_format in JSON_FORMATS:
@@ -480,6 +483,7 @@ class Client(BaseClient):
         model: str | None = ...,
         version: str | None = ...,
         response_format: JsonFormat = ...,
+        word_timestamps: bool = ...,
     ) -> TranscriptionResult: ...
 
     @overload
@@ -492,6 +496,7 @@ class Client(BaseClient):
         model: str | None = ...,
         version: str | None = ...,
         response_format: TextFormat,
+        word_timestamps: bool = ...,
     ) -> str: ...
 
     def transcribe(
@@ -503,6 +508,7 @@ class Client(BaseClient):
         model: str | None = None,
         version: str | None = None,
         response_format: ResponseFormat = "json",
+        word_timestamps: bool = False,
     ) -> TranscriptionResult | str:
         """Transcribe (or, with ``task="translate"``, translate to English) one audio file.
 
@@ -519,6 +525,7 @@ class Client(BaseClient):
             model=model,
             version=version,
             response_format=response_format,
+            word_timestamps=word_timestamps,
         )
         return self._run(flow, limited=True)
 
@@ -542,6 +549,7 @@ class Client(BaseClient):
         model: str | None = ...,
         version: str | None = ...,
         response_format: JsonFormat = ...,
+        word_timestamps: bool = ...,
     ) -> SyncJob[TranscriptionResult]: ...
 
     @overload
@@ -554,6 +562,7 @@ class Client(BaseClient):
         model: str | None = ...,
         version: str | None = ...,
         response_format: TextFormat,
+        word_timestamps: bool = ...,
     ) -> SyncJob[str]: ...
 
     def submit(
@@ -565,6 +574,7 @@ class Client(BaseClient):
         model: str | None = None,
         version: str | None = None,
         response_format: ResponseFormat = "json",
+        word_timestamps: bool = False,
     ) -> SyncJob[Any]:
         """Start `transcribe` in a worker thread and return its `SyncJob` at once.
 
@@ -579,6 +589,7 @@ class Client(BaseClient):
             model=model,
             version=version,
             response_format=response_format,
+            word_timestamps=word_timestamps,
         )
         future = self._workers().submit(self._run, flow, limited=True)
         return SyncJob(future, _label_of(audio))
@@ -768,6 +779,7 @@ class AsyncClient(BaseClient):
         model: str | None = ...,
         version: str | None = ...,
         response_format: JsonFormat = ...,
+        word_timestamps: bool = ...,
     ) -> TranscriptionResult: ...
 
     @overload
@@ -780,6 +792,7 @@ class AsyncClient(BaseClient):
         model: str | None = ...,
         version: str | None = ...,
         response_format: TextFormat,
+        word_timestamps: bool = ...,
     ) -> str: ...
 
     async def transcribe(
@@ -791,6 +804,7 @@ class AsyncClient(BaseClient):
         model: str | None = None,
         version: str | None = None,
         response_format: ResponseFormat = "json",
+        word_timestamps: bool = False,
     ) -> TranscriptionResult | str:
         """Transcribe (or, with ``task="translate"``, translate to English) one audio file.
 
@@ -808,6 +822,7 @@ class AsyncClient(BaseClient):
             model=model,
             version=version,
             response_format=response_format,
+            word_timestamps=word_timestamps,
         )
         return await self._run(flow, limited=True)
 
@@ -831,6 +846,7 @@ class AsyncClient(BaseClient):
         model: str | None = ...,
         version: str | None = ...,
         response_format: JsonFormat = ...,
+        word_timestamps: bool = ...,
     ) -> Job[TranscriptionResult]: ...
 
     @overload
@@ -843,6 +859,7 @@ class AsyncClient(BaseClient):
         model: str | None = ...,
         version: str | None = ...,
         response_format: TextFormat,
+        word_timestamps: bool = ...,
     ) -> Job[str]: ...
 
     def submit(
@@ -854,6 +871,7 @@ class AsyncClient(BaseClient):
         model: str | None = None,
         version: str | None = None,
         response_format: ResponseFormat = "json",
+        word_timestamps: bool = False,
     ) -> Job[Any]:
         """Start `transcribe` as a task and return its `Job` at once (call from the loop).
 
@@ -869,6 +887,7 @@ class AsyncClient(BaseClient):
             model=model,
             version=version,
             response_format=response_format,
+            word_timestamps=word_timestamps,
         )
         label = _label_of(audio)
         try:

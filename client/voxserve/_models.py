@@ -6,11 +6,30 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Health", "ModelRef", "Segment", "TranscriptionResult"]
+__all__ = ["Health", "ModelRef", "Segment", "TranscriptionResult", "Word"]
 
 _MS_PER_S = 1000
 _MS_PER_HOUR = 3_600_000
 _MS_PER_MINUTE = 60_000
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word with its timing (present when ``word_timestamps=True`` was asked)."""
+
+    word: str
+    start: float
+    end: float
+    probability: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Word:
+        return cls(
+            word=str(data.get("word", "")),
+            start=float(data.get("start", 0.0)),
+            end=float(data.get("end", 0.0)),
+            probability=_optional_float(data.get("probability")),
+        )
 
 
 @dataclass(frozen=True)
@@ -24,6 +43,8 @@ class Segment:
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
     compression_ratio: float | None = None
+    language: str | None = None
+    words: tuple[Word, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], index: int = 0) -> Segment:
@@ -35,6 +56,8 @@ class Segment:
             avg_logprob=_optional_float(data.get("avg_logprob")),
             no_speech_prob=_optional_float(data.get("no_speech_prob")),
             compression_ratio=_optional_float(data.get("compression_ratio")),
+            language=_optional_str(data.get("language")),
+            words=tuple(Word.from_dict(w) for w in data.get("words") or ()),
         )
 
 

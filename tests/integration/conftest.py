@@ -13,11 +13,13 @@ from server.process import MODEL_STORE, OPS_OVERRIDES, Ports, TorchServe
 
 BASE = "whisper-base"
 TINY = "whisper-tiny-en"
+VAD = "speech-segments"
+MODELS = (BASE, TINY, VAD)
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
-    for name in (BASE, TINY):
+    for name in MODELS:
         if not (MODEL_STORE / f"{name}.mar").exists():
             pytest.fail(f"model_store/{name}.mar missing: run `make setup` (make test does)")
     # A model store of the session's own (links to the built archives), so tests can
@@ -25,11 +27,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
     # session so the MLOps helpers can be exercised; management stays on loopback and
     # needs its key.
     store = tmp_path_factory.mktemp("model_store")
-    for name in (BASE, TINY):
+    for name in MODELS:
         (store / f"{name}.mar").symlink_to(MODEL_STORE / f"{name}.mar")
     ts = TorchServe(
         tmp_path_factory.mktemp("torchserve"),
-        {BASE: f"{BASE}.mar", TINY: f"{TINY}.mar"},
+        {name: f"{name}.mar" for name in MODELS},
         ports=Ports.free(),
         model_store=store,
         overrides=OPS_OVERRIDES,

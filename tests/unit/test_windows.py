@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.windows import Segment, micro_batches, split_into_windows, stitch
+from handlers.windows import Segment, Window, micro_batches, split_into_windows, stitch
 
 RATE = 1000  # a low rate keeps the property tests fast; the logic is rate-agnostic
 
@@ -76,9 +76,10 @@ def _seg(start: float, end: float, text: str = "x") -> Segment:
 def test_stitch_shifts_segments_by_their_window_offset():
     stitched = stitch(
         [
-            (0.0, 27.5, [_seg(0.0, 3.0, "a"), _seg(3.0, 27.0, "b")]),
-            (27.5, 10.0, [_seg(0.5, 4.0, "c")]),
-        ]
+            (Window.of(0, 27_500), [_seg(0.0, 3.0, "a"), _seg(3.0, 27.0, "b")]),
+            (Window.of(27_500, 37_500), [_seg(0.5, 4.0, "c")]),
+        ],
+        RATE,
     )
     assert [(s.start, s.end, s.text) for s in stitched] == [
         (0.0, 3.0, "a"),
@@ -97,14 +98,15 @@ def test_stitch_shifts_segments_by_their_window_offset():
     )
 )
 def test_stitched_segments_stay_inside_their_windows(windows):
-    offset = 0.0
+    offset = 0
     spec = []
     bounds = []
-    for length, raw in windows:
-        spec.append((offset, length, [_seg(a, b) for a, b in raw]))
-        bounds += [(offset, offset + length)] * len(raw)
+    for length_s, raw in windows:
+        length = int(length_s * RATE)
+        spec.append((Window.of(offset, offset + length), [_seg(a, b) for a, b in raw]))
+        bounds += [(offset / RATE, (offset + length) / RATE)] * len(raw)
         offset += length
-    stitched = stitch(spec)
+    stitched = stitch(spec, RATE)
     assert len(stitched) == len(bounds)
     for seg, (lo, hi) in zip(stitched, bounds, strict=False):
         assert lo - 1e-3 <= seg.start <= seg.end <= hi + 1e-3

@@ -31,6 +31,7 @@ EXPORTED = [
     "UploadTooLargeError",
     "VoxServeError",
     "WorkerDiedError",
+    "Word",
     "__version__",
 ]
 
