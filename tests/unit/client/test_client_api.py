@@ -30,8 +30,8 @@ EXPORTED = [
     "TransportError",
     "UploadTooLargeError",
     "VoxServeError",
-    "WorkerDiedError",
     "Word",
+    "WorkerDiedError",
     "__version__",
 ]
 
