@@ -439,14 +439,20 @@ class WhisperTranscriber:
                 {"seek": 0, "start": seg.start, "end": seg.end, "tokens": tokens}
                 for seg, tokens in zip(w.segments, w.segment_tokens, strict=True)
             ]
-            add_word_timestamps(
-                segments=raw,
-                model=self.model,
-                tokenizer=tokenizer,
-                mel=mel,
-                num_frames=frames,
-                last_speech_timestamp=0.0,
-            )
+            try:
+                add_word_timestamps(
+                    segments=raw,
+                    model=self.model,
+                    tokenizer=tokenizer,
+                    mel=mel,
+                    num_frames=frames,
+                    last_speech_timestamp=0.0,
+                )
+            finally:
+                # Whisper's alignment hooks are not removed when it raises; left in place
+                # they would break every later decode of this worker.
+                for block in self.model.decoder.blocks:
+                    block.cross_attn._forward_hooks.clear()
             w.segments = [
                 replace(
                     seg,

@@ -150,3 +150,29 @@ def test_a_failing_model_call_fails_only_its_own_request(
     assert [context.status(0), context.status(1)] == [200, 500]
     assert _words_ok(outputs[0]["text"], short_english.text)
     assert "simulated kernel failure" in outputs[1]["error"]["message"]
+
+
+def test_a_failed_word_alignment_does_not_poison_the_worker(
+    handler, model_dir, short_english, monkeypatch
+):
+    import whisper.timing
+
+    import handlers.transcriber as transcriber
+
+    def broken(**kwargs):
+        block = kwargs["model"].decoder.blocks[0]
+        block.cross_attn.register_forward_hook(lambda *a: None)  # as whisper does, then fails
+        raise RuntimeError("alignment failed")
+
+    monkeypatch.setattr(transcriber, "add_word_timestamps", broken)
+    context = BatchContext(model_dir)
+    (failed,) = handler.handle([{"file": short_english.read(), "word_timestamps": "true"}], context)
+    assert context.status(0) == 500 and "alignment failed" in failed["error"]["message"]
+
+    monkeypatch.setattr(transcriber, "add_word_timestamps", whisper.timing.add_word_timestamps)
+    context = BatchContext(model_dir)
+    (output,) = handler.handle([{"file": short_english.read(), "word_timestamps": "true"}], context)
+    assert context.status(0) == 200
+    assert _words_ok(output["text"], short_english.text)
+    words = [w for s in output["segments"] for w in s["words"]]
+    assert _words_ok(" ".join(w["word"] for w in words), short_english.text)
