@@ -1,8 +1,9 @@
 """``python -m demo`` (``make demo``): serve the default model and transcribe real speech.
 
-Starts TorchServe with the embedded Whisper base model on free ports, sends a handful of
-real speech files in the containers apps upload, all at once through the async client,
-prints what came back and how it was batched, and stops the server.
+Starts TorchServe with the embedded Whisper base model and the Silero VAD model on free
+ports, sends a handful of real speech files in the containers apps upload, all at once
+through the async client, prints what came back and how it was batched, shows where the
+speech-segments model finds speech, and stops the server.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from demo import speech
 from server.process import PROJECT, Ports, ServerError, TorchServe
 
 MODEL = "whisper-base"
+VAD_MODEL = "speech-segments"
 
 
 def make_speech(folder: Path) -> list[Path]:
@@ -63,6 +65,10 @@ async def transcribe_all(server: TorchServe, files: list[Path]) -> int:
                 f"batch of {batch['requests']} requests / {batch['windows']} windows"
             )
             print(f"  {result.text}\n")
+        speech_found = await vs.predict(VAD_MODEL, files[0])
+        spans = ", ".join(f"{s['start']:.1f}-{s['end']:.1f}" for s in speech_found["segments"])
+        print(f"{VAD_MODEL} on {files[0].name}: speech at {spans} s "
+              f"({speech_found['speech_duration']:.1f} of {speech_found['duration']:.1f} s)")  # fmt: skip
         (description,) = await vs.describe_model(MODEL)
         print(f"{MODEL}: batchSize {description['batchSize']}, maxBatchDelay "
               f"{description['maxBatchDelay']} ms")  # fmt: skip
@@ -72,10 +78,11 @@ async def transcribe_all(server: TorchServe, files: list[Path]) -> int:
 def main() -> int:
     run_dir = PROJECT / ".run" / "demo"
     run_dir.mkdir(parents=True, exist_ok=True)
-    server = TorchServe(run_dir, {MODEL: f"{MODEL}.mar"}, ports=Ports.free())
+    models = {name: f"{name}.mar" for name in (MODEL, VAD_MODEL)}
+    server = TorchServe(run_dir, models, ports=Ports.free())
     with tempfile.TemporaryDirectory() as tmp:
         files = make_speech(Path(tmp))
-        print(f"starting TorchServe with {MODEL} (logs in {run_dir / 'logs'})…")
+        print(f"starting TorchServe with {MODEL} and {VAD_MODEL} (logs in {run_dir / 'logs'})…")
         try:
             server.start()
             return 1 if asyncio.run(transcribe_all(server, files)) else 0
