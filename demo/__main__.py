@@ -65,10 +65,10 @@ async def transcribe_all(server: TorchServe, files: list[Path]) -> int:
                 f"batch of {batch['requests']} requests / {batch['windows']} windows"
             )
             print(f"  {result.text}\n")
-        speech_found = await vs.predict(VAD_MODEL, files[0])
-        spans = ", ".join(f"{s['start']:.1f}-{s['end']:.1f}" for s in speech_found["segments"])
-        print(f"{VAD_MODEL} on {files[0].name}: speech at {spans} s "
-              f"({speech_found['speech_duration']:.1f} of {speech_found['duration']:.1f} s)")  # fmt: skip
+        found = await vs.predict(VAD_MODEL, files[0])
+        spans = ", ".join(f"{s['start']:.1f}-{s['end']:.1f}" for s in found["segments"])
+        share = f"{found['speech_duration']:.1f} of {found['duration']:.1f} s"
+        print(f"{VAD_MODEL} on {files[0].name}: speech at {spans} s ({share})")
         (description,) = await vs.describe_model(MODEL)
         print(f"{MODEL}: batchSize {description['batchSize']}, maxBatchDelay "
               f"{description['maxBatchDelay']} ms")  # fmt: skip
