@@ -1,0 +1,1 @@
+"""GPU benchmark of the batched Whisper path (run where a GPU is lent)."""
