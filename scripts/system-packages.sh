@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages VoxServe needs, only if something is missing:
-# Java 17 (TorchServe's frontend), espeak-ng + ffmpeg + sox (test and demo speech).
+# Java 17 (TorchServe's frontend), espeak-ng + ffmpeg + sox (test and demo speech),
+# chromium (the example app's browser test; Playwright drives it, never downloads one).
 set -euo pipefail
 
 missing=()
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v sox >/dev/null || missing+=(sox)
+command -v chromium >/dev/null || missing+=(chromium)
 if ! java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])'; then
   missing+=(openjdk-17-jre-headless)
 fi
