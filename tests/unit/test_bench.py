@@ -17,7 +17,12 @@ def test_percentile_is_nearest_rank():
 
 
 def test_report_states_its_figures_and_command(tmp_path):
-    run = {"concurrency": 4, "audio_s_per_s": 2.0, "max_requests_per_batch": 4, "max_windows_per_pass": 4}
+    run = {
+        "concurrency": 4,
+        "audio_s_per_s": 2.0,
+        "max_requests_per_batch": 4,
+        "max_windows_per_pass": 4,
+    }
     results = {
         "started": "2026-12-03-1900",
         "wall_s": 100.0,
@@ -38,7 +43,24 @@ def test_report_states_its_figures_and_command(tmp_path):
 
 def test_gpu_script_runs_on_cpu_with_tiny_dimensions(tmp_path):
     out = tmp_path / "gpu.json"
-    assert gpu_run.main(["--dims", "tiny", "--device", "cpu", "--batches", "1", "2", "--steps", "3", "--out", str(out)]) == 0
+    assert (
+        gpu_run.main(
+            [
+                "--dims",
+                "tiny",
+                "--device",
+                "cpu",
+                "--batches",
+                "1",
+                "2",
+                "--steps",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     runs = json.loads(out.read_text())["runs"]
     assert [r["windows_per_pass"] for r in runs] == [1, 2]
     assert all(r["audio_s_per_s"] > 0 for r in runs)
