@@ -7,6 +7,7 @@ enforced while decoding, so an over-long upload is rejected without materialisin
 from __future__ import annotations
 
 import io
+import math
 import struct
 from dataclasses import dataclass
 
@@ -25,6 +26,9 @@ _ESTIMATED_DURATION_FORMATS = {"mp3", "aac", "adts", "ac3", "eac3"}
 # A decode shorter than the declared duration by more than this means a truncated file.
 _TRUNCATION_TOLERANCE_S = 0.5
 _TRUNCATION_TOLERANCE_RATIO = 0.02
+MIN_SOURCE_RATE = 1_000
+MAX_SOURCE_RATE = 768_000
+MAX_RESAMPLE_RATIO = 2_000  # source_rate / gcd beyond this gets a cheaper path
 
 
 @dataclass(frozen=True)
@@ -62,50 +66,31 @@ def decode_audio(
 ) -> DecodedAudio:
     """Decode ``data`` to mono float32 at ``sample_rate``.
 
-    Raises EmptyAudioError, InvalidAudioError (not audio, corrupt, truncated) or
-    AudioTooLongError (longer than ``max_duration_s``; checked as frames arrive).
+    Raises EmptyAudioError, InvalidAudioError (not audio, corrupt, truncated, absurd
+    header) or AudioTooLongError (longer than ``max_duration_s``; checked as frames
+    arrive, so a tiny file that expands to hours is refused early).
     """
     if not data:
         raise EmptyAudioError("the upload is empty (0 bytes)")
     _check_riff_size(data)
+    _check_ogg_end(data)
     try:
         container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
-    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+    except (av.FFmpegError, UnicodeDecodeError, ValueError, EOFError) as exc:
+        kind = _looks_like(data)
+        if kind:
+            raise InvalidAudioError(
+                f"the {kind} file is truncated or corrupt ({exc.__class__.__name__})"
+            ) from exc
         raise InvalidAudioError(f"not a recognised audio file ({exc.__class__.__name__})") from exc
     with container:
-        if not container.streams.audio:
-            found = ", ".join(sorted({s.type for s in container.streams})) or "nothing"
-            raise InvalidAudioError(f"the file has no audio stream (found: {found})")
-        stream = container.streams.audio[0]
-        source_rate = stream.codec_context.sample_rate or stream.rate or 0
-        if source_rate <= 0:
-            raise InvalidAudioError("the audio stream has no sample rate")
-        max_samples = int(max_duration_s * source_rate)
-        chunks: list[np.ndarray] = []
-        total = 0
         try:
-            for frame in container.decode(stream):
-                if frame.sample_rate and frame.sample_rate != source_rate:
-                    raise InvalidAudioError("the sample rate changes inside the stream")
-                mono = _planar_mono(frame)
-                total += mono.shape[0]
-                if total > max_samples:
-                    raise AudioTooLongError(
-                        f"audio is longer than the maximum of {max_duration_s:g} s"
-                    )
-                chunks.append(mono)
-        except av.FFmpegError as exc:
-            at = total / source_rate
-            raise InvalidAudioError(
-                f"the audio is corrupt or truncated (decoding failed after {at:.2f} s: {exc})"
-            ) from exc
-        declared = _declared_duration(container, stream)
-        container_name = container.format.name
-        codec = stream.codec_context.name
-        channels = stream.codec_context.channels
-    if total == 0:
-        raise EmptyAudioError("the file contains no audio samples")
-    decoded_s = total / source_rate
+            decoded = _decode_stream(container, max_duration_s, sample_rate)
+        except (AttributeError, TypeError, ValueError, OverflowError, EOFError) as exc:
+            # FFmpeg accepted a header it cannot really decode (e.g. 0 bits per sample).
+            raise InvalidAudioError(f"the audio stream cannot be decoded ({exc})") from exc
+    samples, source_rate, channels, declared, container_name, codec = decoded
+    decoded_s = samples.shape[-1] / source_rate
     if (
         declared is not None
         and container_name.split(",")[0] not in _ESTIMATED_DURATION_FORMATS
@@ -114,11 +99,17 @@ def decode_audio(
         raise InvalidAudioError(
             f"the file is truncated: it declares {declared:.2f} s but holds {decoded_s:.2f} s"
         )
-    samples = torch.from_numpy(np.concatenate(chunks))
+    if samples.shape[-1] == 0:
+        raise EmptyAudioError("the file contains no audio samples")
     if not torch.isfinite(samples).all():
         raise InvalidAudioError("the audio contains NaN or infinite samples")
+    peak = float(samples.abs().max())
+    if peak > 1.0:
+        # Float files written without normalisation (e.g. in int16 scale): scale back
+        # rather than let the clipping or level lose the speech.
+        samples = samples / peak
     if source_rate != sample_rate:
-        samples = AF.resample(samples, source_rate, sample_rate)
+        samples = resample(samples, source_rate, sample_rate)
     return DecodedAudio(
         samples=samples.contiguous(),
         sample_rate=sample_rate,
@@ -127,6 +118,96 @@ def decode_audio(
         container=container_name,
         codec=codec,
     )
+
+
+def _decode_stream(
+    container: av.container.InputContainer, max_duration_s: float, sample_rate: int
+) -> tuple[torch.Tensor, int, int, float | None, str, str]:
+    if not container.streams.audio:
+        found = ", ".join(sorted({s.type for s in container.streams})) or "nothing"
+        raise InvalidAudioError(f"the file has no audio stream (found: {found})")
+    stream = container.streams.audio[0]
+    context = stream.codec_context
+    if context is None:
+        raise InvalidAudioError("the audio codec is not supported")
+    source_rate = context.sample_rate or stream.rate or 0
+    if not MIN_SOURCE_RATE <= source_rate <= MAX_SOURCE_RATE:
+        raise InvalidAudioError(
+            f"unsupported sample rate {source_rate} Hz "
+            f"(supported: {MIN_SOURCE_RATE}-{MAX_SOURCE_RATE} Hz)"
+        )
+    max_samples = int(max_duration_s * source_rate)
+    chunks: list[np.ndarray] = []
+    total = 0
+    try:
+        for frame in container.decode(stream):
+            if frame.sample_rate and frame.sample_rate != source_rate:
+                raise InvalidAudioError("the sample rate changes inside the stream")
+            mono = _planar_mono(frame)
+            total += mono.shape[0]
+            if total > max_samples:
+                raise AudioTooLongError(f"audio is longer than the maximum of {max_duration_s:g} s")
+            chunks.append(mono)
+    except av.FFmpegError as exc:
+        at = total / source_rate
+        raise InvalidAudioError(
+            f"the audio is corrupt or truncated (decoding failed after {at:.2f} s: {exc})"
+        ) from exc
+    samples = torch.from_numpy(np.concatenate(chunks)) if chunks else torch.zeros(0)
+    declared = _declared_duration(container, stream)
+    return samples, source_rate, context.channels, declared, container.format.name, context.name
+
+
+def resample(samples: torch.Tensor, source_rate: int, target_rate: int) -> torch.Tensor:
+    """torchaudio's band-limited resampling.
+
+    Its kernel grows with ``rate / gcd(rate, target)``: fine for every usual rate
+    (8, 11.025, 22.05, 44.1, 48, 96 kHz...), enormous for an odd one like 22,051 Hz.
+    Odd rates are first snapped to the nearest multiple of 50 Hz by linear
+    interpolation (a change of at most 0.3 % in pitch and timing, only for such rates).
+    """
+    if (source_rate // math.gcd(source_rate, target_rate)) > MAX_RESAMPLE_RATIO:
+        snapped = max(50, round(source_rate / 50) * 50)
+        length = round(samples.shape[-1] * snapped / source_rate)
+        samples = torch.nn.functional.interpolate(
+            samples[None, None], size=length, mode="linear", align_corners=False
+        )[0, 0]
+        source_rate = snapped
+    return AF.resample(samples, source_rate, target_rate)
+
+
+_MAGIC = {
+    b"RIFF": "WAV",
+    b"OggS": "Ogg",
+    b"fLaC": "FLAC",
+    b"ID3": "MP3",
+    b"\x1aE\xdf\xa3": "WebM/Matroska",
+}
+
+
+def _looks_like(data: bytes | bytearray) -> str | None:
+    """The container a file claims to be, from its first bytes."""
+    head = bytes(data[:12])
+    if head[4:8] == b"ftyp":
+        return "MP4/M4A"
+    return next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
+
+
+def _check_ogg_end(data: bytes | bytearray) -> None:
+    """A finished Ogg stream ends with a complete page flagged end-of-stream."""
+    if bytes(data[:4]) != b"OggS":
+        return
+    last = bytes(data).rfind(b"OggS")
+    header = bytes(data[last : last + 27])
+    if len(header) < 27:
+        raise InvalidAudioError("the Ogg file is truncated: its last page is cut off")
+    segments = data[last + 26]
+    table = bytes(data[last + 27 : last + 27 + segments])
+    page_end = last + 27 + segments + sum(table)
+    if len(table) < segments or page_end > len(data):
+        raise InvalidAudioError("the Ogg file is truncated: its last page is cut off")
+    if not header[5] & 0x04:
+        raise InvalidAudioError("the Ogg file is truncated: it has no end-of-stream page")
 
 
 def _check_riff_size(data: bytes | bytearray) -> None:

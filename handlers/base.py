@@ -99,7 +99,7 @@ class AudioHandler(BaseHandler):
             began = time.perf_counter()
             try:
                 headers = {k.lower(): v for k, v in self._headers(index).items()}
-                upload = read_upload(row, headers.get)
+                upload = read_upload(row, headers.get, headers)
                 options = self.parse_options(upload.options)
                 audio = decode_audio(
                     upload.audio, max_duration_s=self.max_audio_s, sample_rate=SAMPLE_RATE
@@ -180,9 +180,7 @@ class AudioHandler(BaseHandler):
             return {}
 
     def _set_status(self, index: int, status: int, message: str) -> None:
-        # The reason phrase travels in the HTTP status line: one line, bounded.
-        phrase = " ".join(message.split())[:400]
-        self.context.set_response_status(status, phrase, idx=index)
+        self.context.set_response_status(status, reason_phrase(message), idx=index)
 
     def _set_content_type(self, index: int, value: str) -> None:
         setter = getattr(self.context, "set_response_content_type", None)
@@ -200,6 +198,19 @@ class AudioHandler(BaseHandler):
             metrics.add_metric(f"VoxServe{name}", value, unit, None, dimensions, kind)
         except Exception:  # metrics must never fail a request
             logger.debug("metric %s not recorded", name, exc_info=True)
+
+
+MAX_PHRASE = 400
+
+
+def reason_phrase(message: str) -> str:
+    """The message as an HTTP reason phrase: one line, ASCII, bounded.
+
+    TorchServe frames the phrase by its length in characters but sends UTF-8 bytes, so
+    a single non-ASCII character would corrupt the frame and kill the worker.
+    """
+    line = " ".join(message.split())
+    return line.encode("ascii", "backslashreplace").decode("ascii")[:MAX_PHRASE]
 
 
 def _camel(name: str) -> str:

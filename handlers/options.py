@@ -32,9 +32,17 @@ class TranscriptionOptions:
     word_timestamps: bool = False
 
 
+MAX_SHOWN = 40  # characters of a rejected value echoed back in an error
+
+
+def shown(value: str) -> str:
+    """A rejected value as quoted in an error message, shortened if long."""
+    return repr(value if len(value) <= MAX_SHOWN else value[:MAX_SHOWN] + "…")
+
+
 def _choice(name: str, value: str, valid: tuple[str, ...]) -> str:
     if value not in valid:
-        raise InvalidOptionError(f"invalid {name} {value!r}; valid values: {', '.join(valid)}")
+        raise InvalidOptionError(f"invalid {name} {shown(value)}; valid values: {', '.join(valid)}")
     return value
 
 
@@ -44,7 +52,7 @@ def normalise_language(value: str, allowed: Mapping[str, str]) -> str:
     if code not in allowed:
         listing = ", ".join(sorted(allowed))
         raise InvalidOptionError(
-            f"invalid language {value!r}; valid values: {listing} (or omit it to detect)"
+            f"invalid language {shown(value)}; valid values: {listing} (or omit it to detect)"
         )
     return code
 
@@ -83,4 +91,4 @@ def _flag(name: str, value: str | None) -> bool:
         return True
     if lowered in ("false", "0", "no"):
         return False
-    raise InvalidOptionError(f"invalid {name} {value!r}; valid values: true, false")
+    raise InvalidOptionError(f"invalid {name} {shown(value)}; valid values: true, false")

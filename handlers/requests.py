@@ -8,11 +8,11 @@ to objects, so every value is normalised here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from handlers.errors import EmptyAudioError, InvalidAudioError, InvalidOptionError
-from handlers.options import HEADER_PREFIX, OPTION_NAMES
+from handlers.options import HEADER_PREFIX, OPTION_NAMES, shown
 
 AUDIO_FIELDS = ("file", "data", "body")
 
@@ -45,17 +45,39 @@ def _as_audio(field: str, value: object) -> bytes:
     )
 
 
-def read_upload(row: Mapping[str, object], header: Callable[[str], str | None]) -> UploadedAudio:
-    """Return the upload's audio and its options (form fields win over headers)."""
-    field = next((name for name in AUDIO_FIELDS if row.get(name) is not None), None)
-    if field is None:
-        present = ", ".join(sorted(row)) or "none"
+def read_upload(
+    row: Mapping[str, object], header: Callable[[str], str | None], header_names: Iterable[str] = ()
+) -> UploadedAudio:
+    """Return the upload's audio and its options (form fields win over headers).
+
+    ``header_names`` are the request's header names, so that a misspelt
+    ``X-VoxServe-*`` header is refused as a misspelt form field is.
+    """
+    fields = [name for name in AUDIO_FIELDS if row.get(name) is not None]
+    if not fields:
+        present = ", ".join(shown(name) for name in sorted(row)) or "none"
         raise EmptyAudioError(
             f"no audio in the request: send field 'file' (fields seen: {present})"
         )
-    audio = _as_audio(field, row[field])
+    if len(fields) > 1:
+        raise InvalidOptionError(
+            f"the request carries audio in several fields ({', '.join(fields)}); send one 'file'"
+        )
+    audio = _as_audio(fields[0], row[fields[0]])
     if not audio:
         raise EmptyAudioError("the upload is empty (0 bytes)")
+    unknown = sorted(set(row) - set(AUDIO_FIELDS) - set(OPTION_NAMES))
+    known_headers = {HEADER_PREFIX + name.replace("_", "-") for name in OPTION_NAMES}
+    unknown += sorted(
+        name
+        for name in (h.lower() for h in header_names)
+        if name.startswith(HEADER_PREFIX) and name not in known_headers
+    )
+    if unknown:
+        raise InvalidOptionError(
+            f"unknown field(s) {', '.join(shown(u) for u in unknown)}; "
+            f"valid options: {', '.join(OPTION_NAMES)}"
+        )
     options: dict[str, str] = {}
     for name in OPTION_NAMES:
         if row.get(name) is not None:
@@ -64,9 +86,4 @@ def read_upload(row: Mapping[str, object], header: Callable[[str], str | None]) 
             value = header(HEADER_PREFIX + name.replace("_", "-"))
             if value is not None:
                 options[name] = value.strip()
-    unknown = sorted(set(row) - set(AUDIO_FIELDS) - set(OPTION_NAMES))
-    if unknown:
-        raise InvalidOptionError(
-            f"unknown field(s) {', '.join(unknown)}; valid options: {', '.join(OPTION_NAMES)}"
-        )
     return UploadedAudio(audio=audio, options=options)

@@ -31,6 +31,7 @@ from whisper.tokenizer import LANGUAGES, Tokenizer, get_tokenizer
 from handlers.vad import SileroVAD, VadSettings, speech_spans
 from handlers.windows import (
     Segment,
+    Span,
     Window,
     Word,
     micro_batches,
@@ -155,6 +156,24 @@ def load_whisper(checkpoint: Path, device: torch.device) -> whisper.Whisper:
     return model.to(device).eval()
 
 
+AUDIBLE_FRAME_S = 0.1
+
+
+def audible_range(samples: torch.Tensor, sample_rate: int, floor_db: float) -> tuple[int, int]:
+    """First and last sample of the part louder than ``floor_db`` (empty if none)."""
+    frame = max(1, int(AUDIBLE_FRAME_S * sample_rate))
+    usable = samples.shape[-1] // frame * frame
+    if usable == 0:
+        return (0, int(samples.shape[-1])) if _rms_db(samples) >= floor_db else (0, 0)
+    power = samples[:usable].reshape(-1, frame).double().pow(2).mean(dim=1)
+    loud = torch.nonzero(power >= 10 ** (floor_db / 10)).flatten()
+    tail_loud = usable < samples.shape[-1] and _rms_db(samples[usable:]) >= floor_db
+    if loud.numel() == 0:
+        return (usable, int(samples.shape[-1])) if tail_loud else (0, 0)
+    end = int(samples.shape[-1]) if tail_loud else (int(loud[-1]) + 1) * frame
+    return int(loud[0]) * frame, end
+
+
 def _rms_db(samples: torch.Tensor) -> float:
     power = float(samples.double().pow(2).mean()) if samples.numel() else 0.0
     return 10 * math.log10(power) if power > 0 else -math.inf
@@ -229,10 +248,24 @@ class WhisperTranscriber:
         """Each request's windows, and the seconds of speech found (None without VAD)."""
         max_window_s = self.settings.max_window_s
         if self.vad is not None:
-            probs = self.vad.probabilities([job.samples for job in jobs])
+            # Digital silence at either end is cut off before the detector runs: an hour
+            # of silence compresses to a tiny upload but would cost the VAD minutes.
+            bounds = [
+                audible_range(job.samples, sample_rate, self.settings.silence_db) for job in jobs
+            ]
+            probs = self.vad.probabilities(
+                [job.samples[lo:hi] for job, (lo, hi) in zip(jobs, bounds, strict=True)]
+            )
             out: list[tuple[list[Window], float | None]] = []
-            for job, p in zip(jobs, probs, strict=True):
-                spans = speech_spans(p, int(job.samples.shape[-1]), self.vad_settings)
+            for job, p, (lo, hi) in zip(jobs, probs, bounds, strict=True):
+                spans = (
+                    [
+                        Span(lo + s.start, lo + s.end)
+                        for s in speech_spans(p, hi - lo, self.vad_settings)
+                    ]
+                    if hi > lo
+                    else []
+                )
                 windows = pack_speech(spans, job.samples, sample_rate, max_window_s=max_window_s)
                 covered = sum(s.length for w in windows for s in w.spans)
                 stats.skipped_seconds += (job.samples.shape[-1] - covered) / sample_rate

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -34,6 +36,9 @@ class ServerError(RuntimeError):
     """TorchServe did not start, did not get ready, or did not stop."""
 
 
+WORKER_SOCKETS = 32  # worker socket names reserved per instance
+
+
 @dataclass(frozen=True)
 class Ports:
     inference: int = 8080
@@ -41,6 +46,9 @@ class Ports:
     metrics: int = 8082
     grpc_inference: int = 7070
     grpc_management: int = 7071
+    # Workers talk to the frontend over /tmp/.ts.sock.<n> from this number up; two
+    # instances sharing it would steal each other's worker sockets.
+    worker_base: int = 9000
 
     @classmethod
     def free(cls) -> Ports:
@@ -53,7 +61,32 @@ class Ports:
         ports = [s.getsockname()[1] for s in sockets]
         for s in sockets:
             s.close()
-        return cls(*ports)
+        return cls(*ports, worker_base=_free_worker_base())
+
+    def tcp(self) -> tuple[int, ...]:
+        return (
+            self.inference, self.management, self.metrics, self.grpc_inference,
+            self.grpc_management,
+        )  # fmt: skip
+
+
+def _free_worker_base() -> int:
+    """A worker numbering no running TorchServe uses (no socket files in the range)."""
+    tmp = Path(tempfile.gettempdir())
+    for _ in range(200):
+        base = random.randrange(20_000, 60_000, WORKER_SOCKETS)
+        if not any((tmp / f".ts.sock.{base + i}").exists() for i in range(WORKER_SOCKETS)):
+            return base
+    raise ServerError("no free worker socket range found in the temp directory")
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def read_properties(path: Path) -> dict[str, str]:
@@ -122,6 +155,7 @@ class TorchServe:
                 "metrics_address": self.metrics_url,
                 "grpc_inference_port": str(self.ports.grpc_inference),
                 "grpc_management_port": str(self.ports.grpc_management),
+                "initial_worker_port": str(self.ports.worker_base),
                 "model_store": str(self.model_store),
                 "metrics_config": str(METRICS_CONFIG),
                 "allowed_urls": f"file://{self.model_store}/.*\\\\.mar",
@@ -157,6 +191,12 @@ class TorchServe:
         for _name, mar in self.models.items():
             if not (self.model_store / mar).exists():
                 raise ServerError(f"{self.model_store / mar} is missing: run `make setup` first")
+        busy = [port for port in self.ports.tcp() if _port_in_use(port)]
+        if busy:
+            raise ServerError(
+                f"port(s) {', '.join(map(str, busy))} already in use (another TorchServe? "
+                "`make stop`, or pick other ports)"
+            )
         self.key_file.unlink(missing_ok=True)
         config = self.write_config()
         models = [f"{name}={mar}" for name, mar in self.models.items()]
@@ -205,6 +245,11 @@ class TorchServe:
                     pass
             if not pending:
                 return
+            if self.pid() is None:
+                raise ServerError(
+                    f"TorchServe exited during start-up; see {self.run_dir / 'logs'}\n"
+                    f"{self.log_tail(name='ts_log.log')}"
+                )
             if time.monotonic() > deadline:
                 raise ServerError(
                     f"workers of {sorted(pending)} not READY after {timeout:.0f} s; "
@@ -239,8 +284,8 @@ class TorchServe:
             time.sleep(0.2)
         os.kill(pid, signal.SIGKILL)
 
-    def log_tail(self, lines: int = 40) -> str:
-        log = self.run_dir / "logs" / "model_log.log"
+    def log_tail(self, lines: int = 40, name: str = "model_log.log") -> str:
+        log = self.run_dir / "logs" / name
         if not log.exists():
             return ""
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])

@@ -76,3 +76,21 @@ def test_unknown_model_is_named(client, short_english):
     with pytest.raises(voxserve.ModelNotFoundError):
         client.transcribe(short_english.path, model="no-such-model")
     assert client.health(BASE).healthy
+
+
+async def test_non_ascii_option_values_fail_alone_and_keep_the_worker(
+    aclient, server, short_english
+):
+    """A non-ASCII value echoed in the HTTP reason phrase once killed the worker (and
+    the requests batched with it); now it is a plain 400."""
+    bad = [
+        aclient.transcribe(short_english.path, model=TINY, language=lang)
+        for lang in ("é", "日本語")
+    ]
+    good = [aclient.transcribe(short_english.path, model=TINY) for _ in range(6)]
+    outcomes = await asyncio.gather(*bad, *good, return_exceptions=True)
+    assert all(isinstance(o, voxserve.InvalidOptionError) for o in outcomes[:2]), outcomes[:2]
+    assert "valid values" in str(outcomes[0])
+    assert all(isinstance(o, voxserve.TranscriptionResult) for o in outcomes[2:]), outcomes[2:]
+    log = (server.run_dir / "logs" / "model_log.log").read_text(errors="replace")
+    assert "Backend worker process died" not in log

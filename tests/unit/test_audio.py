@@ -9,6 +9,7 @@ import wave
 from pathlib import Path
 
 import pytest
+import torch
 
 from demo import speech
 from handlers.audio import SAMPLE_RATE, decode_audio
@@ -136,3 +137,86 @@ def test_silent_wav_decodes_to_zeros():
     audio = decode_audio(data, max_duration_s=10)
     assert audio.duration == pytest.approx(2.0)
     assert float(audio.samples.abs().max()) == 0.0
+
+
+def _wav_header(
+    *, tag: int = 1, channels: int = 1, rate: int = 16000, bits: int = 16, frames: bytes = b""
+) -> bytes:
+    block = max(1, channels * bits // 8)
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * block, block, bits)
+    body = (
+        b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"data"
+        + struct.pack("<I", len(frames))
+        + frames
+    )
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.mark.parametrize(
+    ("case", "header"),
+    [
+        ("0 bits per sample", {"bits": 0}),
+        ("unknown format tag", {"tag": 0x1234}),
+        ("absurd sample rate", {"rate": 0x7FFFFFFF}),
+        ("sample rate 0", {"rate": 0}),
+        ("0 channels", {"channels": 0}),
+    ],
+)
+def test_absurd_headers_are_refused_as_not_decodable(case, header):
+    data = _wav_header(frames=bytes(32000), **header)
+    with pytest.raises(InvalidAudioError) as raised:
+        decode_audio(data, max_duration_s=60)
+    assert raised.value.status == 415, case
+
+
+@pytest.mark.parametrize("rate", [7919, 22051, 44101])
+def test_odd_sample_rates_decode_to_the_right_length(rate):
+    seconds = 2.0
+    data = _wav_header(rate=rate, frames=bytes(2 * int(rate * seconds)))
+    audio = decode_audio(data, max_duration_s=60)
+    assert abs(audio.duration - seconds) < 0.01
+    assert audio.source_rate == rate
+
+
+def test_float_audio_outside_full_scale_is_brought_back(short_english):
+    import numpy as np
+
+    samples, rate = speech.read_wav(short_english.path)
+    scaled = np.asarray(samples, dtype=np.float32)  # int16 scale written as float
+    data = _wav_header(tag=3, rate=rate, bits=32, frames=scaled.tobytes())
+    audio = decode_audio(data, max_duration_s=60)
+    assert float(audio.samples.abs().max()) == pytest.approx(1.0, abs=0.05)
+    reference = decode_audio(short_english.read(), max_duration_s=60)
+    correlation = torch.corrcoef(torch.stack([audio.samples, reference.samples]))[0, 1]
+    assert correlation > 0.99
+
+
+@pytest.mark.parametrize(
+    ("container", "keep"),
+    # Ogg is checked for its end-of-stream page, so even a 5 % cut shows; WebM by the
+    # duration it declares, within 0.5 s + 2 %.
+    [
+        ("ogg", 0.02),
+        ("ogg", 0.6),
+        ("ogg", 0.95),
+        ("opus", 0.6),
+        ("opus", 0.95),
+        ("webm", 0.02),
+        ("webm", 0.6),
+    ],
+)
+def test_cut_off_streams_are_called_truncated(containers, container, keep):
+    data = containers[container].read_bytes()
+    with pytest.raises(InvalidAudioError) as raised:
+        decode_audio(data[: int(len(data) * keep)], max_duration_s=60)
+    assert "truncated" in raised.value.message
+
+
+def test_a_cut_off_mp4_says_so(containers):
+    data = containers["m4a"].read_bytes()  # moov at the end: the cut loses it
+    with pytest.raises(InvalidAudioError, match="MP4/M4A file is truncated or corrupt"):
+        decode_audio(data[: len(data) // 2], max_duration_s=60)

@@ -72,3 +72,25 @@ def test_subtitles():
         "1\n00:00:00,000 --> 00:00:01,500\nHello there.\n\n2\n00:01:01,250 --> 01:02:05,000\nBye.\n"
     )
     assert to_vtt(segments).startswith("WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nHello there.\n")
+
+
+def test_reason_phrase_is_one_ascii_line():
+    from handlers.base import MAX_PHRASE, reason_phrase
+
+    phrase = reason_phrase("invalid language 'é日本🙂'\nvalid values: en")
+    assert phrase.isascii() and "\n" not in phrase
+    assert "\\xe9" in phrase
+    assert len(reason_phrase("x" * 10_000)) == MAX_PHRASE
+
+
+def test_misspelt_headers_and_ambiguous_fields_are_refused():
+    with pytest.raises(InvalidOptionError, match="x-voxserve-langage"):
+        read_upload({"body": b"RIFF"}, lambda _: None, ["X-VoxServe-Langage", "Content-Type"])
+    with pytest.raises(InvalidOptionError, match="several fields"):
+        read_upload({"file": b"RIFF", "data": b"RIFF"}, lambda _: None)
+
+
+def test_a_huge_bad_value_is_not_echoed_whole():
+    with pytest.raises(InvalidOptionError) as raised:
+        parse_options({"response_format": "x" * 1_000_000})
+    assert len(raised.value.message) < 200

@@ -29,3 +29,27 @@ def test_runtime_config_anchors_archives_to_the_model_store(tmp_path):
     assert props["enable_model_api"] == "false"
     ops = TorchServe(tmp_path / "run", {"m": "m.mar"}, ports=ports, overrides=OPS_OVERRIDES)
     assert read_properties(ops.write_config())["enable_model_api"] == "true"
+
+
+def test_start_fails_fast_when_a_port_is_taken(tmp_path):
+    import socket
+
+    import pytest
+
+    from server.process import ServerError
+
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "m.mar").write_bytes(b"")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        free = Ports.free()
+        ports = Ports(taken.getsockname()[1], *free.tcp()[1:], worker_base=free.worker_base)
+        server = TorchServe(tmp_path / "run", {"m": "m.mar"}, ports=ports, model_store=store)
+        with pytest.raises(ServerError, match="already in use"):
+            server.start(timeout=5)
+
+
+def test_free_ports_give_each_instance_its_own_worker_sockets():
+    assert Ports.free().worker_base != Ports().worker_base

@@ -100,3 +100,13 @@ def test_phrase_loops_are_dropped_but_a_double_is_kept():
     ]
     kept = [s.text for s in drop_repeats([_seg(t) for t in texts], max_repeats=2)]
     assert kept == ["Hello.", "No, no.", "No, no.", "Thank you.", "Thank you.", "Bye."]
+
+
+def test_audible_range_trims_digital_silence():
+    from handlers.transcriber import audible_range
+
+    samples = torch.zeros(RATE * 10)
+    samples[RATE * 3 : RATE * 5] = 0.1
+    lo, hi = audible_range(samples, RATE, -60.0)
+    assert (lo, hi) == (RATE * 3, RATE * 5)
+    assert audible_range(torch.zeros(RATE * 10), RATE, -60.0) == (0, 0)
