@@ -204,11 +204,15 @@ async def event_loop_lag(vs: voxserve.AsyncClient, clip: Path, in_flight: int = 
             expected = now + interval
 
     task = asyncio.create_task(ticker())
+    started = time.perf_counter()
     await asyncio.gather(*(vs.transcribe(clip, model="whisper-tiny-en") for _ in range(in_flight)))
+    elapsed = time.perf_counter() - started
     stop.set()
     await task
     return {
         "in_flight": in_flight,
+        "elapsed_s": round(elapsed, 2),
+        "interval_ms": interval * 1000,
         "ticks": len(lags),
         "worst_lag_ms": round(max(lags) * 1000, 1),
         "p99_lag_ms": round(percentile(lags, 99) * 1000, 1),
