@@ -139,13 +139,13 @@ def render(r: dict) -> str:
             "",
             "The original users saw ~120 s for a 3-minute file, blocking their API.",
             "",
-            "| model | audio (s) | latency (s) | realtime factor | windows | decode share |",
-            "|---|---|---|---|---|---|",
+            "| model | audio (s) | VoxServe (s) | realtime factor | naive app (s) | speed-up | windows | decode share |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for model, v in r["long_upload"].items():
             lines.append(
                 f"| {model} | {v['audio_s']} | {v['latency_s']} | {v['realtime_factor']} | "
-                f"{v['windows']} | {v['decode_share'] * 100:.1f}% |"
+                f"{v['naive_latency_s']} | **{v['speed_up']}×** | {v['windows']} | {v['decode_share'] * 100:.1f}% |"
             )
         lines.append("")
     if "event_loop" in r:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -61,37 +63,50 @@ async def batching_gain(vs: voxserve.AsyncClient, clip: Path) -> dict:
     return {"model": "whisper tiny.en", "clip": clip.name, "runs": runs, "gain_b8_over_b1": gains}
 
 
-async def naive_baseline(
-    vs: voxserve.AsyncClient, clip: Path, concurrency: int, requests: int
-) -> dict:
-    """openai-whisper inline in a Sanic handler vs VoxServe, same clip, model and concurrency."""
+@contextlib.asynccontextmanager
+async def baseline_app(model: str) -> AsyncIterator[str]:
+    """Start the naive Sanic + openai-whisper app for ``model``; yields its URL."""
     port = Ports.free().inference
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.baseline_app", "--port", str(port),
-         "--checkpoint", str(cached_checkpoint_path("tiny.en"))],
+         "--checkpoint", str(cached_checkpoint_path(model))],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(timeout=600) as http:
-            for _ in range(120):
+        async with httpx.AsyncClient(timeout=10) as http:
+            for _ in range(240):
                 try:
                     if (await http.get(f"{url}/health")).status_code == 200:
                         break
                 except httpx.TransportError:
                     await asyncio.sleep(0.5)
-            clip_s = decode_audio(clip.read_bytes(), max_duration_s=3600).duration
-            body = clip.read_bytes()
-
-            async def naive() -> tuple[float, dict]:
-                response = await http.post(f"{url}/transcribe", files={"file": (clip.name, body)})
-                response.raise_for_status()
-                return clip_s, {}
-
-            baseline = await run_load(naive, requests=requests, concurrency=concurrency)
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+async def _naive_call(url: str, clip: Path) -> None:
+    async with httpx.AsyncClient(timeout=1800) as http:
+        response = await http.post(
+            f"{url}/transcribe", files={"file": (clip.name, clip.read_bytes())}
+        )
+        response.raise_for_status()
+
+
+async def naive_baseline(
+    vs: voxserve.AsyncClient, clip: Path, concurrency: int, requests: int
+) -> dict:
+    """openai-whisper inline in a Sanic handler vs VoxServe, same clip, model and concurrency."""
+    clip_s = decode_audio(clip.read_bytes(), max_duration_s=3600).duration
+    async with baseline_app("tiny.en") as url:
+
+        async def naive() -> tuple[float, dict]:
+            await _naive_call(url, clip)
+            return clip_s, {}
+
+        baseline = await run_load(naive, requests=requests, concurrency=concurrency)
 
     async def ours() -> tuple[float, dict]:
         result = await vs.transcribe(clip, model="whisper-tiny-en")
@@ -173,17 +188,24 @@ def decode_cost(files: list[Path]) -> dict:
 
 
 async def long_upload(vs: voxserve.AsyncClient, clip: Path) -> dict:
-    """A 3-minute upload end to end with tiny.en and base; decode's share of request time."""
+    """A 3-minute upload end to end with tiny.en and base, each beside the naive app on
+    the same file and weights; decode's share of the request time."""
     out = {}
-    for model in ("whisper-tiny-en", "whisper-base"):
+    for model, weights in (("whisper-tiny-en", "tiny.en"), ("whisper-base", "base")):
         started = time.perf_counter()
         result = await vs.transcribe(clip, model=model)
         latency = time.perf_counter() - started
+        async with baseline_app(weights) as url:
+            started = time.perf_counter()
+            await _naive_call(url, clip)
+            naive = time.perf_counter() - started
         timings = result.raw["timings"]
         out[model] = {
             "audio_s": result.duration,
             "latency_s": round(latency, 2),
             "realtime_factor": round(latency / float(result.duration or 1), 3),
+            "naive_latency_s": round(naive, 2),
+            "speed_up": round(naive / latency, 2),
             "windows": result.raw["batch"]["request_windows"],
             "decode_share": round(timings["decode_s"] / timings["total_s"], 4),
         }
