@@ -44,6 +44,10 @@ async def _run(server, files: dict[str, Path]) -> dict:
             ("baseline", lambda: scenarios.naive_baseline(vs, files["short"], 4, 12)),
             ("long_upload", lambda: scenarios.long_upload(vs, files["three"])),
             ("event_loop", lambda: scenarios.event_loop_lag(vs, files["short"])),
+            (
+                "app_health",
+                lambda: scenarios.app_health(server, files["short"], files["short"].parent),
+            ),
             ("memory", lambda: scenarios.worker_memory(vs)),
         ]
         for name, step in steps:

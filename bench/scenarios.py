@@ -257,6 +257,62 @@ async def worker_memory(vs: voxserve.AsyncClient) -> dict:
     return out
 
 
+async def app_health(server: TorchServe, clip: Path, folder: Path, uploads: int = 32) -> dict:
+    """The Sanic example's /health, idle and while ``uploads`` uploads are in flight."""
+    port = Ports.free().inference
+    process = subprocess.Popen(
+        [sys.executable, "-m", "examples.sanic_app", "--voxserve-url", server.inference_url,
+         "--key-file", str(server.key_file), "--model", "whisper-tiny-en", "--port", str(port),
+         "--db", str(folder / "app.sqlite"), "--upload-dir", str(folder / "uploads")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+
+            async def health() -> float:
+                started = time.perf_counter()
+                (await http.get(f"{url}/health")).raise_for_status()
+                return time.perf_counter() - started
+
+            for _ in range(120):
+                try:
+                    await health()
+                    break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.5)
+            idle = [await health() for _ in range(200)]
+            body = clip.read_bytes()
+            ids = []
+            for _ in range(uploads):
+                response = await http.post(f"{url}/uploads", files={"file": (clip.name, body)})
+                ids.append(response.json()["id"])
+            loaded: list[float] = []
+            pending = set(ids)
+            deadline = time.perf_counter() + 600
+            while pending and time.perf_counter() < deadline:
+                loaded.append(await health())
+                if len(loaded) % 20 == 0:
+                    for upload_id in list(pending):
+                        status = (await http.get(f"{url}/uploads/{upload_id}")).json()["status"]
+                        if status != "pending":
+                            pending.discard(upload_id)
+                await asyncio.sleep(0.01)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    ms = 1000
+    return {
+        "uploads": uploads,
+        "idle_p50_ms": round(percentile(idle, 50) * ms, 2),
+        "idle_p99_ms": round(percentile(idle, 99) * ms, 2),
+        "load_p50_ms": round(percentile(loaded, 50) * ms, 2),
+        "load_p99_ms": round(percentile(loaded, 99) * ms, 2),
+        "p99_ratio": round(percentile(loaded, 99) / percentile(idle, 99), 2),
+        "requests_under_load": len(loaded),
+    }
+
+
 def start_server(run_dir: Path) -> TorchServe:
     server = TorchServe(
         run_dir,
