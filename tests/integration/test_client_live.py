@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import io
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -38,10 +37,8 @@ async def test_path_bytes_and_file_object_give_the_same_words(aclient, short_eng
 
 
 async def test_sixteen_submitted_jobs_all_come_back(aclient, short_english):
-    started = time.perf_counter()
     jobs = [aclient.submit(short_english.path, model=TINY) for _ in range(16)]
-    assert time.perf_counter() - started < 1.0  # handles come back at once
-    assert not any(job.done() for job in jobs)
+    assert not any(job.done() for job in jobs)  # handles come back before any work is done
     results = await asyncio.gather(*jobs)
     assert all(job.done() for job in jobs)
     assert all(_close_enough(short_english, r) for r in results)
