@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,3 +91,14 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 
     normalise = EnglishTextNormalizer()
     return float(wer(normalise(reference), normalise(hypothesis)))
+
+
+def silent_wav(seconds: float, rate: int = 16000) -> bytes:
+    """A WAV of digital silence, as bytes."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(bytes(2 * int(rate * seconds)))
+    return buffer.getvalue()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import wave
-
 import pytest
 import torch
 import voxserve
@@ -12,7 +9,7 @@ import whisper
 
 from demo import speech
 from modelbuild.sources import cached_checkpoint_path
-from tests.conftest import word_error_rate
+from tests.conftest import silent_wav, word_error_rate
 from tests.integration.conftest import BASE, TINY
 
 pytestmark = pytest.mark.slow
@@ -51,19 +48,9 @@ def test_recorded_human_speech_gives_english_text(client, arctic):
     assert word_error_rate(arctic.text, result.text) <= 0.5, result.text
 
 
-def _silence_wav(seconds: float) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(16000)
-        wav.writeframes(bytes(2 * int(16000 * seconds)))
-    return buffer.getvalue()
-
-
 @pytest.mark.parametrize("model", [BASE, TINY])
 def test_silence_gives_empty_text(client, model):
-    result = client.transcribe(_silence_wav(7), model=model)
+    result = client.transcribe(silent_wav(7), model=model)
     assert result.text == ""
     assert result.segments == []
     assert result.duration == pytest.approx(7.0)

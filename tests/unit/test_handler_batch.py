@@ -14,6 +14,7 @@ from whisper.normalizers import EnglishTextNormalizer
 
 from handlers.speech_to_text import SpeechToTextHandler
 from modelbuild.sources import cached_checkpoint_path, resolve_checkpoint
+from tests.conftest import silent_wav
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -107,17 +108,8 @@ def test_mixed_batch_answers_every_item_with_its_own_status(
 
 
 def test_silence_gives_empty_text_not_hallucinations(handler, model_dir):
-    import io
-    import wave
-
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(16000)
-        wav.writeframes(bytes(2 * 16000 * 7))
     context = BatchContext(model_dir)
-    (output,) = handler.handle([{"file": buffer.getvalue()}], context)
+    (output,) = handler.handle([{"file": silent_wav(7)}], context)
     assert context.status(0) == 200
     assert output["text"] == "" and output["segments"] == []
     assert output["duration"] == pytest.approx(7.0)
@@ -136,17 +128,10 @@ def test_a_failing_model_call_fails_only_its_own_request(
         return original(jobs, *args, **kwargs)
 
     monkeypatch.setattr(handler.transcriber, "transcribe", flaky)
-    import io
-    import wave
-
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(16000)
-        wav.writeframes(bytes(2 * 16000 * 3))
     context = BatchContext(model_dir)
-    outputs = handler.handle([{"file": short_english.read()}, {"file": buffer.getvalue()}], context)
+    outputs = handler.handle(
+        [{"file": short_english.read()}, {"file": silent_wav(poison)}], context
+    )
     assert [context.status(0), context.status(1)] == [200, 500]
     assert _words_ok(outputs[0]["text"], short_english.text)
     assert "simulated kernel failure" in outputs[1]["error"]["message"]
