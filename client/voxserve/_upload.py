@@ -14,6 +14,7 @@ import io
 import mimetypes
 import os
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Generator, Sequence
 from typing import IO, Protocol
 
@@ -74,7 +75,7 @@ class _BorrowedReader:
         pass
 
 
-class _Source:
+class _Source(ABC):
     """Where the audio comes from: opens a fresh reader for each attempt."""
 
     #: The number of audio bytes, when known before reading.
@@ -85,8 +86,9 @@ class _Source:
     blocking: bool
     filename: str
 
+    @abstractmethod
     def open(self) -> _Reader:
-        raise NotImplementedError
+        """A new reader positioned at the start of the audio."""
 
 
 class _BytesSource(_Source):
